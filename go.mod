@@ -1,0 +1,3 @@
+module latentstudio
+
+go 1.26
