@@ -479,7 +479,7 @@ func (c *Client) route(seq uint64, m protocol.Message) {
 		}
 		return
 	case protocol.Cancelled:
-		if j := c.jobs[m.Job]; j != nil {
+		if j := c.jobs[m.Job]; j != nil && j.Seq == seq {
 			delete(c.jobs, m.Job)
 			j.finish(jobEnd{err: protocol.Errorf(protocol.CancelledErr, "job %s cancelled (%s)", m.Job, m.Reason)})
 		}

@@ -237,8 +237,8 @@ func (sess *Session) Live(seq uint64, kindName string, params json.RawMessage) e
 	return nil
 }
 
-// Submit queues a job and returns its state (position in queued.Position terms: the number
-// of the session's jobs ahead of it).
+// Submit queues a job, sends the session its queued event and returns the job's state and
+// position (the number of the session's jobs ahead of it).
 func (sess *Session) Submit(seq uint64, kindName string, params json.RawMessage, project string) (protocol.JobState, int, error) {
 	s := sess.s
 	k, ok := s.kind(kindName)
@@ -262,6 +262,8 @@ func (sess *Session) Submit(seq uint64, kindName string, params json.RawMessage,
 		pos++
 	}
 	sess.queue = append(sess.queue, it)
+	// Queued goes out before the job can run, so no progress overtakes it.
+	sess.emit(Event{Seq: seq, Msg: protocol.Queued{Job: it.state.ID, Position: pos}})
 	s.ready(sess)
 	return it.state, pos, nil
 }

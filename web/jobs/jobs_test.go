@@ -26,15 +26,20 @@ func (r *recorder) sink(ev Event) {
 	r.ch <- ev
 }
 
+// next returns the next event other than queued (tests check queued through r.evs).
 func (r *recorder) next(t *testing.T) Event {
 	t.Helper()
-	select {
-	case ev := <-r.ch:
-		return ev
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5 s")
+	for {
+		select {
+		case ev := <-r.ch:
+			if _, q := ev.Msg.(protocol.Queued); q {
+				continue
+			}
+			return ev
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event within 5 s")
+		}
 	}
-	return Event{}
 }
 
 // gate is a kind whose runs block until released, so tests control the order of events.
@@ -124,6 +129,11 @@ func TestJobsFIFOProgressCancel(t *testing.T) {
 	if p, ok := ev.Msg.(protocol.Progress); !ok || p.Job != j1.ID || p.Percent != 50 || p.Stage != "half" || ev.Seq != 10 {
 		t.Fatalf("progress: %#v", ev)
 	}
+	rec.mu.Lock()
+	if q, ok := rec.evs[0].Msg.(protocol.Queued); !ok || q.Job != j1.ID || rec.evs[0].Seq != 10 {
+		t.Fatalf("first event %#v, want queued", rec.evs[0])
+	}
+	rec.mu.Unlock()
 	if js := s.ProjectJobs("p1"); len(js) != 2 || js[0].State != protocol.JobRunning || js[1].State != protocol.JobQueued {
 		t.Fatalf("project jobs: %#v", js)
 	}
