@@ -215,7 +215,7 @@ def main():
     gen.manual_seed(state["step"] * 7919 + 17)
     budget = args.minutes * 60
     last_valid = last_save = time.time()
-    run_loss, run_n = 0.0, 0
+    run_loss, run_n, last_tl = 0.0, 0, float("nan")
     call_steps, call_t0 = 0, None
     ema_steps = 0
     while True:
@@ -261,7 +261,8 @@ def main():
         now = time.time()
         if now - last_valid > args.valid_every or now - t_start > budget:
             vl = validate(den_ema)
-            tl = run_loss / max(run_n, 1)
+            tl = run_loss / run_n if run_n else last_tl
+            last_tl = tl
             run_loss, run_n = 0.0, 0
             state["seconds"] += now - last_valid
             wr.writerow([args.run, state["calls"], state["step"], state["windows"], f"{state['seconds']:.0f}", f"{lr:.2e}", f"{tl:.5f}", f"{vl:.5f}"])
@@ -277,7 +278,7 @@ def main():
     rate = (call_steps - 20) * args.batch / (time.time() - call_t0) if call_t0 else 0
     vl, vl_raw = validate(den_ema), validate(den)
     state["seconds"] += time.time() - last_valid
-    wr.writerow([args.run, state["calls"], state["step"], state["windows"], f"{state['seconds']:.0f}", f"{lr:.2e}", f"{run_loss / max(run_n, 1):.5f}", f"{vl:.5f}"])
+    wr.writerow([args.run, state["calls"], state["step"], state["windows"], f"{state['seconds']:.0f}", f"{lr:.2e}", f"{run_loss / run_n if run_n else last_tl:.5f}", f"{vl:.5f}"])
     csvf.close()
     save_ckpt(args, net, ema, opt, state, args.out)
     export_weights(ema, os.path.join(args.out, "pianoroll-hdit.safetensors"), state)
