@@ -5,6 +5,8 @@ package engine
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -86,4 +88,18 @@ func Label(i protocol.EngineInfo) string {
 		s += " · " + strconv.FormatFloat(float64(i.MemoryFree)/(1<<30), 'f', 1, 64) + " GiB free"
 	}
 	return s
+}
+
+// Open picks the engine for a --engine choice (auto, cuda or cpu). Until the GPU engine
+// (latentstudio/gpu) is wired in, auto and cpu run on the host CPU and cuda is refused.
+func Open(choice string) (Status, error) {
+	switch choice {
+	case "", "auto":
+		return HostCPU("auto: the GPU engine is not part of this build yet, so work runs on the CPU"), nil
+	case "cpu":
+		return HostCPU("cpu: chosen with --engine cpu"), nil
+	case "cuda":
+		return nil, errors.New("--engine cuda: this build has no CUDA engine yet; use --engine auto or cpu")
+	}
+	return nil, fmt.Errorf("--engine %q: choose auto, cuda or cpu", choice)
 }

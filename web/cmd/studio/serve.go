@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"strings"
+
+	"latentstudio/web/server"
+)
+
+func init() {
+	register(command{name: "serve", summary: "start the studio server (the default)", run: serve})
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("studio serve", flag.ContinueOnError)
+	var cfg server.Config
+	var origins string
+	fs.StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on; beyond loopback a token is required")
+	fs.StringVar(&cfg.Data, "data", "", "data directory for projects (default $XDG_DATA_HOME/latent-studio or ~/.local/share/latent-studio)")
+	fs.StringVar(&cfg.Token, "token", os.Getenv("STUDIO_TOKEN"), "token clients must present (generated and printed for a non-loopback --listen); env STUDIO_TOKEN")
+	fs.StringVar(&cfg.Engine, "engine", envOr("STUDIO_ENGINE", "auto"), "engine backend: auto, cuda or cpu; env STUDIO_ENGINE")
+	fs.StringVar(&origins, "allow-origin", "", "extra browser origins allowed to connect, comma separated")
+	fs.IntVar(&cfg.Keep, "keep", 20, "versions kept per project")
+	fs.IntVar(&cfg.Workers, "workers", 0, "concurrent engine runs (default: the number of CPUs)")
+	fs.BoolVar(&cfg.TestJobs, "test-jobs", false, "register the burn test job (for load, fault and browser tests)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if origins != "" {
+		cfg.Origins = strings.Split(origins, ",")
+	}
+	s, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(); err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
