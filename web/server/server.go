@@ -158,8 +158,8 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.cfg.Log.Info("shutting down: cancelling jobs, flushing projects")
 	herr := s.http.Shutdown(ctx) // stop new connections; hijacked websockets are ours to close
+	jerr := s.Jobs.Shutdown(ctx) // clients hear "cancelled: shutdown" before their socket closes
 	s.Hub.Shutdown(ctx)
-	jerr := s.Jobs.Shutdown(ctx)
 	s.Store.Close() // waits for saves in progress; later ones are refused
 	return errors.Join(herr, jerr)
 }
