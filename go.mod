@@ -11,5 +11,6 @@ require (
 	github.com/ebitengine/purego v0.11.3 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/gorilla/websocket v1.5.3 // indirect
+	gitlab.com/gomidi/midi/v2 v2.3.16 // indirect
 	golang.org/x/net v0.59.0 // indirect
 )

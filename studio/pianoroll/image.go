@@ -1,0 +1,112 @@
+package pianoroll
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+)
+
+// Channels of the roll image, in order.
+const (
+	ChanOnset   = 0 // 1 at a note's first step
+	ChanSustain = 1 // 1 on every step a note sounds, onset included
+	ChanVel     = 2 // vel/127 on sounding steps
+	Channels    = 3
+)
+
+// Image rasterizes the steps [from, from+width) of notes into the model's roll image:
+// float32 [3][128][width], channel-major, every value mapped from [0,1] to [-1,1] by x*2-1.
+// A note that began before from sounds in the window without an onset.
+func Image(notes []Note, from, width int) []float32 {
+	img := make([]float32, Channels*Pitches*width)
+	for i := range img {
+		img[i] = -1
+	}
+	plane := Pitches * width
+	for _, n := range Normalize(notes) {
+		s, e := max(n.Start, from), min(n.End(), from+width)
+		if s >= e {
+			continue
+		}
+		row := int(n.Pitch) * width
+		v := float32(n.Vel)/127*2 - 1
+		for t := s; t < e; t++ {
+			img[ChanSustain*plane+row+t-from] = 1
+			img[ChanVel*plane+row+t-from] = v
+		}
+		if n.Start >= from {
+			img[ChanOnset*plane+row+n.Start-from] = 1
+		}
+	}
+	return img
+}
+
+// FromImage reads notes back from a roll image of the given width (as Image makes, or as a
+// model draws it). A cell sounds where its sustain or onset is above 0 (the midpoint of
+// [-1,1]); a note starts at a sounding cell with an onset or at one after silence, and ends
+// where sounding stops or the next onset begins. Its velocity is the mean of its velocity cells.
+// from offsets the steps of the notes returned.
+func FromImage(img []float32, width, from int) ([]Note, error) {
+	if width <= 0 || len(img) != Channels*Pitches*width {
+		return nil, fmt.Errorf("roll image: %d values, want 3×128×%d = %d", len(img), width, Channels*Pitches*width)
+	}
+	plane := Pitches * width
+	var notes []Note
+	for p := 0; p < Pitches; p++ {
+		row := p * width
+		start, sum := -1, 0.0
+		flush := func(t int) {
+			if start < 0 {
+				return
+			}
+			mean := sum / float64(t-start)
+			v := math.Round((mean + 1) / 2 * 127)
+			notes = append(notes, Note{Start: from + start, Dur: t - start, Pitch: uint8(p), Vel: uint8(min(max(v, 1), 127))})
+			start, sum = -1, 0
+		}
+		for t := 0; t < width; t++ {
+			on := img[ChanOnset*plane+row+t] > 0
+			sounding := on || img[ChanSustain*plane+row+t] > 0
+			if !sounding || on {
+				flush(t)
+			}
+			if sounding {
+				if start < 0 {
+					start = t
+				}
+				sum += float64(img[ChanVel*plane+row+t])
+			}
+		}
+		flush(width)
+	}
+	return Normalize(notes), nil
+}
+
+// WritePNG draws steps [from, from+width) of notes in the look of Pictures of MIDI: black
+// background, onset in red, sustain in green, velocity in blue, high pitches at the top, each
+// cell scale×scale pixels.
+func WritePNG(w io.Writer, notes []Note, from, width, scale int) error {
+	if width <= 0 || scale <= 0 || width*scale > 1<<16 {
+		return fmt.Errorf("piano-roll PNG: bad size %d steps × %d px", width, scale)
+	}
+	img := Image(notes, from, width)
+	plane := Pitches * width
+	pic := image.NewRGBA(image.Rect(0, 0, width*scale, Pitches*scale))
+	byte8 := func(x float32) uint8 { return uint8(math.Round(float64(x+1) / 2 * 255)) }
+	for p := 0; p < Pitches; p++ {
+		for t := 0; t < width; t++ {
+			i := p*width + t
+			c := color.RGBA{byte8(img[ChanOnset*plane+i]), byte8(img[ChanSustain*plane+i]), byte8(img[ChanVel*plane+i]), 255}
+			y0 := (Pitches - 1 - p) * scale
+			for dy := 0; dy < scale; dy++ {
+				for dx := 0; dx < scale; dx++ {
+					pic.SetRGBA(t*scale+dx, y0+dy, c)
+				}
+			}
+		}
+	}
+	return png.Encode(w, pic)
+}
