@@ -94,7 +94,7 @@ func (g Guard) Pages(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("Content-Security-Policy", CSP)
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin") // no-referrer would make browsers send Origin: null on our own forms
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if g.Token != "" {
@@ -113,7 +113,14 @@ func (g Guard) Pages(next http.Handler) http.Handler {
 			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if !g.OriginOK(r) || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			ok := g.OriginOK(r)
+			switch r.Header.Get("Sec-Fetch-Site") { // set by browsers; tools send none
+			case "same-origin", "none":
+				ok = ok || r.Header.Get("Origin") == "null"
+			case "cross-site", "same-site":
+				ok = ok && len(g.Origins) > 0
+			}
+			if !ok {
 				http.Error(w, "forbidden: cross-origin request", http.StatusForbidden)
 				return
 			}

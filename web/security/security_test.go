@@ -52,6 +52,15 @@ func TestGuard(t *testing.T) {
 	if w := do("POST", "/projects", auth); w.Code != 200 {
 		t.Fatalf("same-origin post: %d", w.Code)
 	}
+	auth["Origin"], auth["Sec-Fetch-Site"] = "null", "same-origin" // a form under a strict referrer policy
+	if w := do("POST", "/projects", auth); w.Code != 200 {
+		t.Fatalf("same-origin form with Origin null: %d", w.Code)
+	}
+	auth["Sec-Fetch-Site"] = "cross-site"
+	if w := do("POST", "/projects", auth); w.Code != 403 {
+		t.Fatalf("cross-site with Origin null: %d", w.Code)
+	}
+	delete(auth, "Sec-Fetch-Site")
 	auth["Origin"] = "http://other:1"
 	if w := do("POST", "/projects", auth); w.Code != 200 {
 		t.Fatalf("allowed origin post: %d", w.Code)
