@@ -92,6 +92,9 @@ func TestGalleryCreateOpenRenameDelete(t *testing.T) {
 	if doc.Find("#job").AttrOr("hidden", "none") == "none" {
 		t.Fatal("job bar shown without a job")
 	}
+	if tr, _ := e.http.Get(e.srv.URL + "/projects/" + id + "/thumb.png"); tr.StatusCode != 200 || tr.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("thumbnail: %d", tr.StatusCode)
+	}
 	// The payload is a MIDI file the canvas can fetch.
 	fr, _ := e.http.Get(e.srv.URL + "/projects/" + id + "/files/song.mid")
 	b, _ := io.ReadAll(fr.Body)
@@ -101,7 +104,7 @@ func TestGalleryCreateOpenRenameDelete(t *testing.T) {
 	}
 	e.post(t, "/projects/"+id+"/rename", url.Values{"name": {"Day tune"}})
 	_, doc = e.get(t, "/")
-	if doc.Find(".card .name").Text() != "Day tune" || doc.Find(".card .placeholder").Text() != "D" {
+	if doc.Find(".card .name").Text() != "Day tune" || doc.Find(".card img.thumb").AttrOr("src", "") != "/projects/"+id+"/thumb.png" {
 		t.Fatalf("gallery after rename: %q", doc.Find(".card .name").Text())
 	}
 	e.post(t, "/projects/"+id+"/duplicate", nil)

@@ -1,8 +1,10 @@
 package projects
 
 import (
-	"encoding/binary"
+	"bytes"
+	"errors"
 
+	"latentstudio/studio/pianoroll"
 	"latentstudio/studio/protocol"
 )
 
@@ -30,43 +32,39 @@ func PianoRoll() Kind {
 		New: func() map[string][]byte {
 			return map[string][]byte{SongFile: append([]byte(nil), emptySong...)}
 		},
-		Check: checkSMF,
+		Check:     checkSong,
+		Thumbnail: songThumb,
 	}
 }
 
-// checkSMF checks a MIDI file's chunk structure (header, then whole chunks): enough to refuse
-// what is not MIDI without parsing events, which the piano-roll package owns.
-func checkSMF(file string, b []byte) error {
-	bad := func(why string) error {
-		return protocol.Errorf(protocol.BadInput, "%s is not a Standard MIDI File: %s", file, why)
-	}
-	if len(b) < 14 || string(b[:4]) != "MThd" || binary.BigEndian.Uint32(b[4:8]) < 6 {
-		return bad("no MThd header")
-	}
-	hl := 8 + int(binary.BigEndian.Uint32(b[4:8]))
-	if hl > len(b) {
-		return bad("header runs past the end")
-	}
-	format, tracks := binary.BigEndian.Uint16(b[8:10]), int(binary.BigEndian.Uint16(b[10:12]))
-	if format > 2 || tracks == 0 {
-		return bad("format must be 0, 1 or 2 with at least one track")
-	}
-	found := 0
-	for p := hl; p < len(b); {
-		if p+8 > len(b) {
-			return bad("truncated chunk header")
-		}
-		n := int(binary.BigEndian.Uint32(b[p+4 : p+8]))
-		if n < 0 || n > len(b)-p-8 {
-			return bad("chunk runs past the end")
-		}
-		if string(b[p:p+4]) == "MTrk" {
-			found++
-		}
-		p += 8 + n
-	}
-	if found != tracks {
-		return bad("header says a different number of tracks")
+// checkSong accepts what the piano-roll reader reads (an empty song included).
+func checkSong(file string, b []byte) error {
+	if _, err := readSong(b); err != nil {
+		return protocol.Errorf(protocol.BadInput, "%s: %v", file, err)
 	}
 	return nil
+}
+
+func readSong(b []byte) (*pianoroll.Song, error) {
+	song, err := pianoroll.Parse(b)
+	if errors.Is(err, pianoroll.ErrNoNotes) {
+		return &pianoroll.Song{}, nil
+	}
+	return song, err
+}
+
+// Thumbnail steps: 16 bars at one pixel per step and pitch (256×128).
+const thumbSteps = 256
+
+// songThumb draws the start of a song as a piano-roll picture.
+func songThumb(files map[string][]byte) ([]byte, error) {
+	song, err := readSong(files[SongFile])
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := pianoroll.WritePNG(&buf, song.Notes, 0, thumbSteps, 1); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -1,8 +1,11 @@
 package projects
 
 import (
+	"bytes"
+	"image/png"
 	"testing"
 
+	"latentstudio/studio/pianoroll"
 	"latentstudio/studio/protocol"
 	"latentstudio/web/store"
 )
@@ -18,15 +21,31 @@ func TestCreateAndSave(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := st.ReadFile(m.ID, SongFile)
-	if checkSMF(SongFile, b) != nil {
+	if checkSong(SongFile, b) != nil {
 		t.Fatal("a new project's song is not valid MIDI")
 	}
 	if _, err := s.Create("toon", "x"); protocol.CodeOf(err) != protocol.NotFound {
 		t.Fatalf("unknown kind: %v", err)
 	}
-	v, err := s.Save(m.ID, SongFile, emptySong)
+	if _, err := st.ReadFile(m.ID, ThumbFile); err != nil {
+		t.Fatal("a new piano roll has no thumbnail:", err)
+	}
+	// A song with notes: its thumbnail shows them.
+	var mid bytes.Buffer
+	if err := pianoroll.Write(&mid, &pianoroll.Song{Notes: []pianoroll.Note{{Start: 0, Dur: 8, Pitch: 60, Vel: 100}}, Steps: 16}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Save(m.ID, SongFile, mid.Bytes())
 	if err != nil || v != 2 {
 		t.Fatal(err, v)
+	}
+	tb, _ := s.Thumbnail(m.ID)
+	img, err := png.Decode(bytes.NewReader(tb))
+	if err != nil || img.Bounds().Dx() != thumbSteps || img.Bounds().Dy() != 128 {
+		t.Fatalf("thumbnail: %v %v", err, img.Bounds())
+	}
+	if r, g, _, _ := img.At(2, 127-60).RGBA(); g == 0 || r != 0 {
+		t.Fatalf("pitch 60 at step 2 not drawn as sustain: %v %v", r, g)
 	}
 	for _, c := range []struct {
 		file string
