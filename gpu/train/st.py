@@ -1,6 +1,7 @@
 """Minimal safetensors read/write with numpy only (8-byte little-endian header length, JSON
 header, raw little-endian data), so the scripts run where the safetensors package is missing."""
 
+import gzip
 import json
 import os
 import struct
@@ -21,8 +22,12 @@ _NAME = {np.dtype(v).str[1:]: k for k, v in _DT.items()}
 
 
 def load(path):
-    """Returns (tensors dict name -> numpy array, metadata dict). BF16 comes back as float32."""
-    with open(path, "rb") as f:
+    """Returns (tensors dict name -> numpy array, metadata dict). BF16 comes back as float32.
+    A missing path is also tried as path + ".gz" (a gzipped copy carries in a quarter of the bytes)."""
+    opener = open
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path, opener = path + ".gz", gzip.open
+    with opener(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
