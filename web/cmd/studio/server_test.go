@@ -69,24 +69,6 @@ func startChild(t *testing.T, args ...string) *child {
 	return nil
 }
 
-// rss returns the child's resident set size now and at its peak, in bytes.
-func (c *child) rss() (now, peak int64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		var kb int64
-		if _, err := fmt.Sscanf(line, "VmRSS: %d kB", &kb); err == nil {
-			now = kb << 10
-		}
-		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
-			peak = kb << 10
-		}
-	}
-	return now, peak
-}
-
 func TestSubcommands(t *testing.T) {
 	if err := run(context.Background(), []string{"nonsense"}); err == nil || !strings.Contains(err.Error(), "unknown subcommand") {
 		t.Fatalf("unknown subcommand: %v", err)
