@@ -332,3 +332,33 @@ func TestClientReconnects(t *testing.T) {
 		t.Fatalf("session not resumed: %s → %s", first, c.Welcome().Session)
 	}
 }
+
+// A peer that stops answering pings is dropped; one that answers stays.
+func TestKeepalive(t *testing.T) {
+	f := start(t, Config{PingInterval: 50 * time.Millisecond, PongWait: time.Second})
+	alive := dial(t, f, client.Options{OnDisconnect: func(err error) { t.Log("alive dropped:", err) }}) // the client reads, so gorilla answers pings
+	silent, _, err := rawDial(t, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent.SetPingHandler(func(string) error { return nil }) // never pong
+	silent.WriteMessage(websocket.TextMessage, []byte(`{"type":"hello","seq":1,"body":{"version":1}}`))
+	go func() { // read (so pings arrive) but never answer them
+		for {
+			if _, _, err := silent.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for f.hub.Conns() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections; the silent one was not dropped", f.hub.Conns())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1200 * time.Millisecond) // more than a pong wait
+	if _, err := alive.Status(ctx5(t)); err != nil {
+		t.Fatalf("the answering client was dropped: %v", err)
+	}
+}
