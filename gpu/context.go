@@ -1,0 +1,360 @@
+package gpu
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// Context runs ops on one backend for one goroutine. Each op checks shapes, allocates its
+// output from the context's arena and queues the backend kernel. The first error (a shape
+// mismatch naming the op and the shapes, a kernel failure, or the cancellation of ctx) is kept;
+// later ops do nothing and return placeholder tensors, and Err/Sync/Download report it. So model
+// code reads as straight-line math and checks the error once per step.
+//
+// The arena hands out the same buffers in the same order on every pass: call Reset before each
+// forward pass of the same shapes and no allocation happens after the first (the CPU reuses
+// its buffers; CUDA can capture the pass once into a graph and replay it, see Replay).
+type Context struct {
+	be     Backend
+	ctx    context.Context
+	err    error
+	arena  arena
+	graphs map[string]*replay
+}
+
+// NewContext makes a context on be. ctx cancels the work: after it is done, ops stop and Err
+// returns ctx's error.
+func NewContext(ctx context.Context, be Backend) *Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &Context{be: be, ctx: ctx, graphs: map[string]*replay{}}
+}
+
+// Backend returns the backend the context runs on.
+func (c *Context) Backend() Backend { return c.be }
+
+// Err returns the first error so far (including cancellation), without waiting for queued work.
+func (c *Context) Err() error {
+	if c.err == nil {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+		}
+	}
+	return c.err
+}
+
+// Sync waits for queued work and returns the first error.
+func (c *Context) Sync() error {
+	if c.Err() != nil {
+		return c.err
+	}
+	if err := c.be.Sync(); err != nil {
+		c.err = fmt.Errorf("sync: %w", err)
+	}
+	return c.err
+}
+
+// Reset starts a new pass: the arena hands out its buffers again from the first, and the error
+// is cleared. Tensors from the previous pass must not be used after Reset.
+func (c *Context) Reset() {
+	c.arena.next = 0
+	c.err = nil
+}
+
+// Close frees the arena and any captured graphs.
+func (c *Context) Close() {
+	for _, g := range c.graphs {
+		if g.graph != nil {
+			g.graph.Destroy()
+		}
+	}
+	c.graphs = nil
+	for _, b := range c.arena.bufs {
+		c.be.Free(b.s)
+	}
+	c.arena = arena{}
+}
+
+// ArenaStats reports how many buffers the arena holds, their total bytes, and how many
+// allocations missed (needed a new buffer) since the context was made.
+func (c *Context) ArenaStats() (buffers int, bytes int64, misses int) {
+	for _, b := range c.arena.bufs {
+		bytes += int64(b.s.Bytes())
+	}
+	return len(c.arena.bufs), bytes, c.arena.misses
+}
+
+type arenaBuf struct {
+	dt    DType
+	elems int
+	s     Storage
+}
+
+type arena struct {
+	bufs   []arenaBuf
+	next   int
+	misses int
+}
+
+// ok reports whether ops should still run.
+func (c *Context) ok() bool { return c.Err() == nil }
+
+// fail keeps the first error.
+func (c *Context) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// failf records a shape/argument error for op.
+func (c *Context) failf(op, format string, args ...any) {
+	c.fail(&OpError{Op: op, Msg: fmt.Sprintf(format, args...)})
+}
+
+// OpError is a bad call of an op: wrong shapes, dtypes or arguments.
+type OpError struct {
+	Op  string
+	Msg string
+}
+
+func (e *OpError) Error() string { return "gpu: " + e.Op + ": " + e.Msg }
+
+// dead is the placeholder returned after an error: it has the expected shape when known (so
+// model code that reads dims does not panic) and no storage.
+func dead(shape Shape) *Tensor {
+	if shape == nil {
+		shape = Shape{0, 0, 0, 0, 0, 0, 0, 0}
+	}
+	return &Tensor{shape: shape.Clone()}
+}
+
+// alloc takes the arena's next buffer, reusing it when it matches.
+func (c *Context) alloc(op string, dt DType, shape Shape) *Tensor {
+	n := shape.Elems()
+	a := &c.arena
+	if a.next < len(a.bufs) {
+		b := a.bufs[a.next]
+		if b.dt == dt && b.elems == n {
+			a.next++
+			return &Tensor{shape: shape.Clone(), dtype: dt, buf: b.s}
+		}
+		c.be.Free(b.s) // the pass changed shape: replan from here
+		a.bufs = a.bufs[:a.next]
+	}
+	s, err := c.be.Alloc(dt, n)
+	if err != nil {
+		c.fail(fmt.Errorf("gpu: %s: allocating %s%v: %w", op, dt, shape, err))
+		return dead(shape)
+	}
+	a.misses++
+	a.bufs = append(a.bufs, arenaBuf{dt, n, s})
+	a.next++
+	return &Tensor{shape: shape.Clone(), dtype: dt, buf: s}
+}
+
+// run calls a kernel and records its error.
+func (c *Context) run(op string, out *Tensor, err error) *Tensor {
+	if err != nil {
+		c.fail(fmt.Errorf("gpu: %s: %w", op, err))
+	}
+	return out
+}
+
+// live checks that inputs are real tensors (not nil, not placeholders) of dtype F32.
+func (c *Context) live(op string, ts ...*Tensor) bool {
+	if !c.ok() {
+		return false
+	}
+	for i, t := range ts {
+		if t == nil {
+			c.failf(op, "input %d is nil", i)
+			return false
+		}
+		if t.buf == nil {
+			c.failf(op, "input %d (%v) has no storage (made after an earlier error?)", i, t)
+			return false
+		}
+		if t.dtype != F32 {
+			c.failf(op, "input %d is %v: ops take F32 (Cast first)", i, t)
+			return false
+		}
+	}
+	return true
+}
+
+// Upload copies host float32 data into a new arena tensor.
+func (c *Context) Upload(data []float32, shape ...int) *Tensor {
+	s := Shape(shape)
+	if !c.ok() {
+		return dead(s)
+	}
+	if s.Elems() != len(data) {
+		c.failf("upload", "%d values for shape %v (%d elements)", len(data), s, s.Elems())
+		return dead(s)
+	}
+	t := c.alloc("upload", F32, s)
+	if !c.ok() {
+		return t
+	}
+	return c.run("upload", t, c.be.Write(t, f32Bytes(data), F32))
+}
+
+// Write overwrites t's contents with host data (len(data) == t.Elems()); use it to refill an
+// input tensor before a Replay.
+func (c *Context) Write(t *Tensor, data []float32) {
+	if !c.live("write", t) {
+		return
+	}
+	if len(data) != t.Elems() {
+		c.failf("write", "%d values for %v", len(data), t)
+		return
+	}
+	c.run("write", t, c.be.Write(t, f32Bytes(data), F32))
+}
+
+// Download waits for the work queued so far and returns t's values as float32.
+func (c *Context) Download(t *Tensor) ([]float32, error) {
+	if c.Err() != nil {
+		return nil, c.err
+	}
+	out := make([]float32, t.Elems())
+	return out, c.DownloadInto(out, t)
+}
+
+// DownloadInto is Download into a caller's slice of t.Elems() values.
+func (c *Context) DownloadInto(dst []float32, t *Tensor) error {
+	if c.Err() != nil {
+		return c.err
+	}
+	if t == nil || t.buf == nil {
+		c.failf("download", "tensor %v has no storage", t)
+		return c.err
+	}
+	if len(dst) != t.Elems() {
+		c.failf("download", "destination holds %d values, tensor %v has %d", len(dst), t, t.Elems())
+		return c.err
+	}
+	if err := c.be.Read(dst, t); err != nil {
+		c.fail(fmt.Errorf("gpu: download %v: %w", t, err))
+	}
+	return c.Err()
+}
+
+// NewWeight uploads a persistent tensor (a weight) that outlives contexts and is shared by
+// them. data holds little-endian elements of type dt; the backend may store another type (the
+// CPU backend converts F16/BF16 to F32). Free it with FreeTensor.
+func NewWeight(be Backend, dt DType, data []byte, shape ...int) (*Tensor, error) {
+	s := Shape(shape)
+	if len(data) != s.Elems()*dt.Size() {
+		return nil, fmt.Errorf("gpu: weight %s%v needs %d bytes, got %d", dt, s, s.Elems()*dt.Size(), len(data))
+	}
+	st := be.WeightDType(dt)
+	buf, err := be.Alloc(st, s.Elems())
+	if err != nil {
+		return nil, fmt.Errorf("gpu: weight %s%v: %w", dt, s, err)
+	}
+	t := &Tensor{shape: s.Clone(), dtype: st, buf: buf}
+	if err := be.Write(t, data, dt); err != nil {
+		be.Free(buf)
+		return nil, fmt.Errorf("gpu: weight %s%v: %w", dt, s, err)
+	}
+	return t, nil
+}
+
+// NewWeightF32 is NewWeight for float32 host data.
+func NewWeightF32(be Backend, data []float32, shape ...int) (*Tensor, error) {
+	return NewWeight(be, F32, f32Bytes(data), shape...)
+}
+
+// FreeTensor releases a weight made by NewWeight.
+func FreeTensor(be Backend, t *Tensor) {
+	if t != nil && t.buf != nil {
+		be.Free(t.buf)
+		t.buf = nil
+	}
+}
+
+func f32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+// Capturer is implemented by backends that can record the kernels queued by f into a graph
+// and replay it (CUDA stream capture). f allocates nothing during capture: Replay runs a pass
+// uncaptured first, so every arena buffer already exists.
+type Capturer interface {
+	Capture(f func() error) (Graph, error)
+}
+
+// Graph is a captured pass.
+type Graph interface {
+	Launch() error
+	Destroy()
+}
+
+type replay struct {
+	start, end int
+	runs       int
+	out        *Tensor
+	graph      Graph
+}
+
+// Replay runs f, one fixed-shape piece of a pass (typically the whole model forward), and
+// returns its output. On a backend with graphs, the first call under key runs f normally (which
+// fills the arena), the second captures it and later calls replay the graph without calling f
+// at all. So f must depend only on tensors made before Replay in the same pass (write new
+// input values into them with Write) and on weights; call it at the same point of every pass.
+// On other backends (CPU) Replay just calls f, whose buffers the arena already reuses.
+func (c *Context) Replay(key string, f func() *Tensor) *Tensor {
+	if !c.ok() {
+		return dead(nil)
+	}
+	capt, ok := c.be.(Capturer)
+	if !ok {
+		return f()
+	}
+	r := c.graphs[key]
+	if r != nil && r.start == c.arena.next && r.end <= len(c.arena.bufs) && r.graph != nil {
+		if err := r.graph.Launch(); err != nil {
+			c.fail(fmt.Errorf("gpu: replay %q: %w", key, err))
+			return dead(r.out.shape)
+		}
+		c.arena.next = r.end
+		return r.out
+	}
+	if r != nil && r.graph != nil {
+		r.graph.Destroy() // the pass moved: capture again
+		r = nil
+	}
+	start := c.arena.next
+	if r == nil || r.start != start {
+		out := f()
+		c.graphs[key] = &replay{start: start, end: c.arena.next, runs: 1, out: out}
+		return out
+	}
+	var out *Tensor
+	g, err := capt.Capture(func() error {
+		out = f()
+		return c.Err()
+	})
+	if err != nil {
+		c.fail(fmt.Errorf("gpu: capture %q: %w", key, err))
+		return dead(nil)
+	}
+	if c.arena.next != r.end {
+		g.Destroy() // allocation pattern changed between runs: do not trust the graph
+		c.graphs[key] = &replay{start: start, end: c.arena.next, runs: 1, out: out}
+		return out
+	}
+	r.graph, r.out = g, out
+	if err := g.Launch(); err != nil { // capture records without running
+		c.fail(fmt.Errorf("gpu: replay %q: %w", key, err))
+	}
+	return out
+}

@@ -1,0 +1,33 @@
+package cpu
+
+import "latentstudio/gpu"
+
+// attnBlock is the number of query rows whose scores are held at once.
+const attnBlock = 64
+
+// Attention implements gpu.Kernels: for each (batch, head) and block of up to 64 queries, the
+// scores S = q·kᵀ·scale come from the GEMM, the softmax runs in place on S, and S·v is another
+// GEMM, so only a 64×Lk block of scores ever exists.
+func (b *Backend) Attention(dst, q, k, v *gpu.Tensor, scale float32) error {
+	Q, K, V, O := f32(q), f32(k), f32(v), f32(dst)
+	bh := q.Dim(0) * q.Dim(1)
+	lq, d, lk, dv := q.Dim(2), q.Dim(3), k.Dim(2), v.Dim(3)
+	blocks := (lq + attnBlock - 1) / attnBlock
+	b.pool.run(bh*blocks, func(t int) {
+		h, blk := t/blocks, t%blocks
+		r0 := blk * attnBlock
+		rows := min(attnBlock, lq-r0)
+		sp := getBuf(rows * lk)
+		S := *sp
+		qm := matrix{Q[(h*lq+r0)*d : (h*lq+r0+rows)*d], d, 1}
+		km := matrix{K[h*lk*d : (h+1)*lk*d], 1, d} // kᵀ: element (e, j) = k[j][e]
+		gemm(nil, b.kern, rows, lk, d, scale, qm, km, S, lk, nil)
+		for r := range rows {
+			softmaxRow(S[r*lk : (r+1)*lk])
+		}
+		vm := matrix{V[h*lk*dv : (h+1)*lk*dv], dv, 1}
+		gemm(nil, b.kern, rows, dv, lk, 1, matrix{S, lk, 1}, vm, O[(h*lq+r0)*dv:(h*lq+r0+rows)*dv], dv, nil)
+		packPool.Put(sp)
+	})
+	return nil
+}

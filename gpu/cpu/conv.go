@@ -1,0 +1,110 @@
+package cpu
+
+import "latentstudio/gpu"
+
+// Conv2D implements gpu.Kernels: depthwise convolutions run directly, 1×1 stride-1 ones are a
+// plain GEMM, everything else is im2col + GEMM per image and group.
+func (b *Backend) Conv2D(dst, x, w, bias *gpu.Tensor, p gpu.ConvParams) error {
+	X, W, Y := f32(x), f32(w), f32(dst)
+	var B []float32
+	if bias != nil {
+		B = f32(bias)
+	}
+	nb, c, h, wd := x.Dim(0), x.Dim(1), x.Dim(2), x.Dim(3)
+	o, cg, kh, kw := w.Dim(0), w.Dim(1), w.Dim(2), w.Dim(3)
+	oh, ow := dst.Dim(2), dst.Dim(3)
+	g := p.Groups
+	og := o / g
+	if cg == 1 && og == 1 { // depthwise
+		b.pool.rows(nb*c, 1, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				ch := t % c
+				in := X[t*h*wd : (t+1)*h*wd]
+				out := Y[t*oh*ow : (t+1)*oh*ow]
+				k := W[ch*kh*kw : (ch+1)*kh*kw]
+				var bv float32
+				if B != nil {
+					bv = B[ch]
+				}
+				for i := range oh {
+					for j := range ow {
+						s := bv
+						for u := range kh {
+							r := i*p.StrideH - p.PadH + u
+							if r < 0 || r >= h {
+								continue
+							}
+							for v := range kw {
+								col := j*p.StrideW - p.PadW + v
+								if col >= 0 && col < wd {
+									s += in[r*wd+col] * k[u*kw+v]
+								}
+							}
+						}
+						out[i*ow+j] = s
+					}
+				}
+			}
+		})
+		return nil
+	}
+	kdim := cg * kh * kw
+	npix := oh * ow
+	direct := kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
+	var cols []float32
+	if !direct {
+		cols = make([]float32, kdim*npix)
+	}
+	for n := range nb {
+		for gi := range g {
+			in := X[(n*c+gi*cg)*h*wd : (n*c+(gi+1)*cg)*h*wd]
+			bm := matrix{in, npix, 1}
+			if !direct {
+				im2col(b, cols, in, cg, h, wd, kh, kw, oh, ow, p)
+				bm = matrix{cols, npix, 1}
+			}
+			out := Y[(n*o+gi*og)*npix : (n*o+(gi+1)*og)*npix]
+			wm := matrix{W[gi*og*kdim : (gi+1)*og*kdim], kdim, 1}
+			gemm(b.pool, b.kern, og, npix, kdim, 1, wm, bm, out, npix, nil)
+			if B != nil {
+				for oi := range og {
+					bv := B[gi*og+oi]
+					row := out[oi*npix : (oi+1)*npix]
+					for j := range row {
+						row[j] += bv
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// im2col writes cols[(ci·KH + u)·KW + v][i·OW + j] = in[ci][i·s − pad + u][j·s − pad + v] (0 outside).
+func im2col(b *Backend, cols, in []float32, c, h, w, kh, kw, oh, ow int, p gpu.ConvParams) {
+	b.pool.rows(c*kh*kw, 1, func(lo, hi int) {
+		for rIdx := lo; rIdx < hi; rIdx++ {
+			ci, u, v := rIdx/(kh*kw), (rIdx/kw)%kh, rIdx%kw
+			dst := cols[rIdx*oh*ow : (rIdx+1)*oh*ow]
+			src := in[ci*h*w : (ci+1)*h*w]
+			for i := range oh {
+				r := i*p.StrideH - p.PadH + u
+				row := dst[i*ow : (i+1)*ow]
+				if r < 0 || r >= h {
+					for j := range row {
+						row[j] = 0
+					}
+					continue
+				}
+				for j := range row {
+					col := j*p.StrideW - p.PadW + v
+					if col >= 0 && col < w {
+						row[j] = src[r*w+col]
+					} else {
+						row[j] = 0
+					}
+				}
+			}
+		}
+	})
+}

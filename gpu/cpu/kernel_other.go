@@ -1,0 +1,6 @@
+//go:build !amd64 || noasm || amd64
+
+package cpu
+
+// available lists the microkernels: only the portable one on this build.
+func available() []*microkernel { return []*microkernel{genericKernel} }

@@ -1,0 +1,169 @@
+package gpu_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"latentstudio/gpu"
+	_ "latentstudio/gpu/cpu"
+)
+
+func TestOpenChoosesAndLogsOnce(t *testing.T) {
+	var lines []string
+	old := gpu.Logf
+	gpu.Logf = func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
+	defer func() { gpu.Logf = old }()
+
+	t.Setenv(gpu.EnvEngine, "cpu")
+	be, err := gpu.Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	in := be.Info()
+	if in.Backend != "cpu" || in.Threads < 1 || !strings.Contains(in.Reason, gpu.EnvEngine) {
+		t.Fatalf("info %+v", in)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "cpu backend") || !strings.Contains(lines[0], gpu.EnvEngine) {
+		t.Fatalf("log lines %q", lines)
+	}
+
+	lines = nil
+	t.Setenv(gpu.EnvEngine, "")
+	be2, err := gpu.Open("auto") // no cuda backend in this test binary: falls back and says why
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be2.Close()
+	if len(lines) != 1 || !strings.Contains(lines[0], "cuda") || be2.Info().Backend != "cpu" {
+		t.Fatalf("auto: log %q, info %+v", lines, be2.Info())
+	}
+
+	if _, err := gpu.Open("tpu"); err == nil || !strings.Contains(err.Error(), "auto, cuda or cpu") {
+		t.Fatalf("unknown engine: %v", err)
+	}
+	if _, err := gpu.Open("cuda"); !errors.Is(err, gpu.ErrNoBackend) {
+		t.Fatalf("cuda without the backend: %v", err)
+	}
+}
+
+func openCPU(t *testing.T) gpu.Backend {
+	old := gpu.Logf
+	gpu.Logf = func(string, ...any) {}
+	defer func() { gpu.Logf = old }()
+	be, err := gpu.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	return be
+}
+
+func TestDeferredShapeErrors(t *testing.T) {
+	c := gpu.NewContext(context.Background(), openCPU(t))
+	x := c.Upload(make([]float32, 12), 3, 4)
+	w := c.Upload(make([]float32, 10), 2, 5)
+	y := c.Linear(x, w, nil)       // 4 ≠ 5: error
+	z := c.GELU(c.Add(y, y))       // skipped, no panic
+	_ = c.Reshape(z, z.Dim(0), -1) // dims of placeholders are readable
+	err := c.Sync()
+	var oe *gpu.OpError
+	if !errors.As(err, &oe) || oe.Op != "linear" || !strings.Contains(err.Error(), "[3,4]") || !strings.Contains(err.Error(), "[2,5]") {
+		t.Fatalf("want a linear error naming both shapes, got %v", err)
+	}
+	if _, err := c.Download(z); err == nil {
+		t.Fatal("download after an error must fail")
+	}
+	c.Reset() // a new pass starts clean
+	if err := c.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCancellationStopsOps(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := gpu.NewContext(ctx, openCPU(t))
+	x := c.Upload([]float32{1, 2, 3}, 3)
+	cancel()
+	y := c.Scale(x, 2)
+	if _, err := c.Download(y); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+}
+
+func TestArenaReusesBuffersAcrossPasses(t *testing.T) {
+	c := gpu.NewContext(context.Background(), openCPU(t))
+	pass := func(v float32) float32 {
+		c.Reset()
+		x := c.Upload([]float32{v, 2 * v, 3 * v, 4 * v}, 2, 2)
+		y := c.Replay("step", func() *gpu.Tensor { return c.Sum(c.MatMul(x, x), 1) })
+		out, err := c.Download(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0]
+	}
+	if got := pass(1); got != 7+10 {
+		t.Fatalf("pass 1: %v", got)
+	}
+	_, _, misses := c.ArenaStats()
+	for i := 2; i < 5; i++ {
+		v := float32(i)
+		if got := pass(v); got != 17*v*v {
+			t.Fatalf("pass %d: %v", i, got)
+		}
+	}
+	if n, _, m := c.ArenaStats(); m != misses || n != 3 {
+		t.Fatalf("arena grew after the first pass: %d buffers, misses %d → %d", n, misses, m)
+	}
+}
+
+func TestHalfConversions(t *testing.T) {
+	for _, v := range []float32{0, 1, -2.5, 65504, 6.1035156e-05, 5.9604645e-08, 0.1, 3.14159} {
+		h := gpu.F16ToF32(gpu.F32ToF16(v))
+		if math.Abs(float64(h-v)) > math.Abs(float64(v))/1024+6e-8 {
+			t.Errorf("f16 round trip %v → %v", v, h)
+		}
+		b := gpu.BF16ToF32(gpu.F32ToBF16(v))
+		if math.Abs(float64(b-v)) > math.Abs(float64(v))/128 {
+			t.Errorf("bf16 round trip %v → %v", v, b)
+		}
+	}
+	if gpu.F32ToF16(1e6) != 0x7c00 || gpu.F32ToF16(1+1.0/2048) != 0x3c00 || gpu.F32ToF16(1+3.0/2048) != 0x3c02 {
+		t.Error("f16 overflow or round-to-even is wrong")
+	}
+	if gpu.F32ToBF16(1+1.0/256) != 0x3f80 || gpu.F32ToBF16(1+3.0/256) != 0x3f82 {
+		t.Error("bf16 round-to-even is wrong")
+	}
+	// every half value survives f16 → f32 → f16
+	for h := 0; h < 1<<16; h++ {
+		if (h&0x7c00) == 0x7c00 && h&0x3ff != 0 {
+			continue // NaN payloads
+		}
+		if got := gpu.F32ToF16(gpu.F16ToF32(uint16(h))); got != uint16(h) {
+			t.Fatalf("half %#04x → %#04x", h, got)
+		}
+	}
+}
+
+// Known-answer vectors of Philox4x32-10 from Random123's kat_vectors.
+func TestPhiloxKnownAnswers(t *testing.T) {
+	cases := []struct {
+		c    [4]uint32
+		k    [2]uint32
+		want [4]uint32
+	}{
+		{[4]uint32{0, 0, 0, 0}, [2]uint32{0, 0}, [4]uint32{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+		{[4]uint32{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, [2]uint32{0xffffffff, 0xffffffff}, [4]uint32{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+		{[4]uint32{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, [2]uint32{0xa4093822, 0x299f31d0}, [4]uint32{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+	}
+	for _, tc := range cases {
+		if got := gpu.Philox4x32(tc.c, tc.k); got != tc.want {
+			t.Errorf("philox(%x, %x) = %x, want %x", tc.c, tc.k, got, tc.want)
+		}
+	}
+}
