@@ -111,22 +111,25 @@ func Parse(data []byte) (*Song, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := smf.ReadFrom(bytes.NewReader(data[:h.end]))
+	st := stepper{}
+	body, err := canonical(data, h)
+	if err != nil {
+		return nil, err
+	}
+	if h.division&0x8000 != 0 {
+		st.perSec = float64(-int(int8(h.division>>8))) * float64(h.division&0xff)
+		// gomidi panics on tempo events in SMPTE files; the ticks are read here from the
+		// SMPTE division, so the parser is shown a metric one
+		body[12], body[13] = 0, 96
+	} else {
+		st.ppq = int64(h.division)
+	}
+	f, err := readSMF(body)
 	if err != nil {
 		if errors.Is(err, smf.ErrMissing) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("%w: %v", ErrTruncated, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	st := stepper{}
-	switch tf := f.TimeFormat.(type) {
-	case smf.MetricTicks:
-		st.ppq = int64(tf.Resolution())
-	case smf.TimeCode:
-		st.perSec = float64(tf.FramesPerSecond) * float64(tf.SubFrames)
-	}
-	if st.ppq == 0 && st.perSec <= 0 {
-		return nil, fmt.Errorf("%w: unusable time division", ErrNotMIDI)
 	}
 
 	type open struct {
@@ -196,6 +199,17 @@ func Parse(data []byte) (*Song, error) {
 		return nil, fmt.Errorf("%w: %.0f minutes, the limit is %d", ErrTooLong, sec/60, MaxSeconds/60)
 	}
 	return song, nil
+}
+
+// readSMF runs the gomidi parser; a panic inside it on hostile bytes becomes an error so that
+// one bad upload never takes the server down.
+func readSMF(b []byte) (f *smf.SMF, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("parser: %v", r)
+		}
+	}()
+	return smf.ReadFrom(bytes.NewReader(b))
 }
 
 // cleanTempos sorts tempo changes, keeps the last one at each step, and starts the map at step 0.
