@@ -106,7 +106,7 @@ func TestReadSMF1TempoMapDrumsMerge(t *testing.T) {
 		ev{q, midi.NoteOff(0, 60)},
 		ev{8 * q, midi.NoteOn(0, 64, 80)},
 		ev{8*q + q/2, midi.NoteOn(0, 64, 0)}, // note-on with velocity 0 ends a note
-		ev{10 * q, midi.NoteOn(0, 67, 70)}, // never ended: ends with the track
+		ev{10 * q, midi.NoteOn(0, 67, 70)},   // never ended: ends with the track
 		ev{12 * q, midi.ControlChange(0, 7, 100)},
 	)
 	strings := track(
@@ -209,12 +209,12 @@ func TestWriteNoNotes(t *testing.T) {
 
 func TestNormalize(t *testing.T) {
 	in := []Note{
-		{8, 4, 60, 0},    // velocity 0 becomes 1
-		{0, 16, 60, 90},  // cut at 8 by the next C
-		{0, 2, 60, 100},  // same start, shorter: dropped
-		{4, 0, 62, 200},  // zero length becomes 1; velocity capped
-		{-3, 2, 64, 50},  // before the start: dropped
-		{2, 2, 130, 50},  // no such pitch: dropped
+		{8, 4, 60, 0},   // velocity 0 becomes 1
+		{0, 16, 60, 90}, // cut at 8 by the next C
+		{0, 2, 60, 100}, // same start, shorter: dropped
+		{4, 0, 62, 200}, // zero length becomes 1; velocity capped
+		{-3, 2, 64, 50}, // before the start: dropped
+		{2, 2, 130, 50}, // no such pitch: dropped
 	}
 	want := []Note{{0, 8, 60, 90}, {4, 1, 62, 127}, {8, 4, 60, 1}}
 	if got := Normalize(in); !reflect.DeepEqual(got, want) {
