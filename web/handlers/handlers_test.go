@@ -38,7 +38,12 @@ func setup(t *testing.T) *env {
 	sched := jobs.New(jobs.Config{Workers: 1})
 	sched.Register("burn", jobs.Kind{Job: true, Run: jobs.Burn})
 	t.Cleanup(func() { sched.Shutdown(context.Background()) })
-	h := &Handlers{Projects: svc, Jobs: sched, Engine: engine.HostCPU("test"), TestJobs: []string{"burn"}}
+	eng, err := engine.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	h := &Handlers{Projects: svc, Jobs: sched, Engine: eng, TestJobs: []string{"burn"}}
 	srv := httptest.NewServer(h.Routes())
 	t.Cleanup(srv.Close)
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -85,7 +85,9 @@ func New(cfg Config, sched *jobs.Scheduler) *Hub {
 		cfg.Log = slog.Default()
 	}
 	if cfg.Engine == nil {
-		cfg.Engine = engine.HostCPU("")
+		cfg.Engine = engine.Func(func() protocol.EngineInfo {
+			return protocol.EngineInfo{Backend: "none", Reason: "no engine attached to this hub"}
+		})
 	}
 	h := &Hub{cfg: cfg, sched: sched, conns: map[*conn]struct{}{}, detached: map[string]*time.Timer{}, attached: map[string]*conn{}}
 	h.upgrader = websocket.Upgrader{
@@ -176,19 +178,23 @@ func newID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// attach binds a session to a connection: a resumed one if it is waiting, else a new one.
+// attach binds a session to a connection: a resumed one if it still exists, else a new one.
+// A resume may overtake the old connection's own teardown (the client saw the close first):
+// the session then moves over and the old connection is closed.
 func (h *Hub) attach(c *conn, resume string) (*jobs.Session, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if resume != "" {
-		if t, ok := h.detached[resume]; ok {
-			if sess, ok := h.sched.Session(resume); ok {
+		if sess, ok := h.sched.Session(resume); ok {
+			if t, waiting := h.detached[resume]; waiting {
 				t.Stop()
 				delete(h.detached, resume)
-				h.attached[resume] = c
-				sess.Attach(c.sink)
-				return sess, true, nil
+			} else if old := h.attached[resume]; old != nil && old != c {
+				old.closeWith(websocket.CloseNormalClosure, "session resumed on another connection")
 			}
+			h.attached[resume] = c
+			sess.Attach(c.sink)
+			return sess, true, nil
 		}
 	}
 	sess, err := h.sched.Open(newID("s"), c.sink)
@@ -199,14 +205,16 @@ func (h *Hub) attach(c *conn, resume string) (*jobs.Session, bool, error) {
 	return sess, false, nil
 }
 
-// detach starts the resume grace for a connection's session.
+// detach starts the resume grace for a connection's session, unless a newer connection has
+// taken the session over already.
 func (h *Hub) detach(c *conn, sess *jobs.Session) {
-	sess.Attach(nil)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.attached[sess.ID] == c {
-		delete(h.attached, sess.ID)
+	if h.attached[sess.ID] != c {
+		return
 	}
+	delete(h.attached, sess.ID)
+	sess.Attach(nil)
 	if h.closed {
 		sess.Close("shutdown")
 		return
@@ -214,13 +222,12 @@ func (h *Hub) detach(c *conn, sess *jobs.Session) {
 	id := sess.ID
 	h.detached[id] = time.AfterFunc(h.cfg.ResumeGrace, func() {
 		h.mu.Lock()
-		if _, still := h.detached[id]; still {
-			delete(h.detached, id)
-			h.mu.Unlock()
-			sess.Close("disconnect")
-			return
-		}
+		_, still := h.detached[id]
+		delete(h.detached, id)
 		h.mu.Unlock()
+		if still {
+			sess.Close("disconnect")
+		}
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"latentstudio/studio/client"
 	"latentstudio/studio/protocol"
+	"latentstudio/web/engine"
 	"latentstudio/web/jobs"
 	"latentstudio/web/security"
 )
@@ -31,6 +32,12 @@ func start(t *testing.T, cfg Config) *fixture {
 	sched.Register("echo", jobs.Kind{Live: true, Run: func(ctx context.Context, p json.RawMessage, _ jobs.Report) (jobs.Output, error) {
 		return jobs.Output{Data: p, Frame: &protocol.Frame{Kind: protocol.KindTensor, Format: protocol.FormatU8, Shape: []int{len(p)}, Data: p}}, nil
 	}})
+	eng, err := engine.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	cfg.Engine = eng
 	h := New(cfg, sched)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {

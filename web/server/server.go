@@ -48,7 +48,7 @@ type Server struct {
 	Projects *projects.Service
 	Jobs     *jobs.Scheduler
 	Hub      *hub.Hub
-	Engine   engine.Status
+	Engine   *engine.Engine
 	http     *http.Server
 	ln       net.Listener
 	URL      string // what to open in a browser (with the token when there is one)
@@ -79,14 +79,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Token = security.NewToken()
 		cfg.Log.Warn("listening beyond this machine: clients need the token printed with the URL", "listen", cfg.Listen)
 	}
-	eng, err := engine.Open(cfg.Engine)
+	st, err := store.Open(cfg.Data, cfg.Keep)
 	if err != nil {
 		return nil, err
 	}
-	if r := eng.Info().Reason; r != "" {
-		cfg.Log.Info("engine", "backend", eng.Info().Backend, "why", r)
-	}
-	st, err := store.Open(cfg.Data, cfg.Keep)
+	eng, err := engine.Open(cfg.Engine) // logs which backend runs and why
 	if err != nil {
 		return nil, err
 	}
@@ -161,5 +158,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	jerr := s.Jobs.Shutdown(ctx) // clients hear "cancelled: shutdown" before their socket closes
 	s.Hub.Shutdown(ctx)
 	s.Store.Close() // waits for saves in progress; later ones are refused
-	return errors.Join(herr, jerr)
+	eerr := s.Engine.Close()
+	return errors.Join(herr, jerr, eerr)
 }
