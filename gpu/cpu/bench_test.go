@@ -1,0 +1,55 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"latentstudio/gpu"
+)
+
+func benchTensor(b *testing.B, be *Backend, r *rand.Rand, shape ...int) *gpu.Tensor {
+	s, _ := be.Alloc(gpu.F32, gpu.Shape(shape).Elems())
+	copy(s.(*buffer).f, randn(r, gpu.Shape(shape).Elems()))
+	return gpu.NewTensor(s, gpu.F32, shape...)
+}
+
+// BenchmarkLinear measures y = x·wᵀ (w [N,K], PyTorch layout) at the model's shapes with each
+// microkernel this CPU has, on all cores; GFLOP/s is reported as a metric.
+func BenchmarkLinear(b *testing.B) {
+	base := New(0)
+	defer base.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, kn := range Kernels() {
+		be, _ := base.WithKernel(kn)
+		for _, s := range [][3]int{{4096, 64, 192}, {4096, 128, 128}, {4096, 128, 512}, {4096, 256, 512}, {4096, 512, 512}, {4096, 128, 1536}, {4096, 512, 1536}, {1024, 128, 384}, {256, 256, 768}} {
+			m, k, n := s[0], s[1], s[2]
+			b.Run(fmt.Sprintf("%s/M%d_K%d_N%d", kn, m, k, n), func(b *testing.B) {
+				x, w, y := benchTensor(b, be, r, m, k), benchTensor(b, be, r, n, k), benchTensor(b, be, r, m, n)
+				p := gpu.GemmParams{Batch: 1, M: m, N: n, K: k, TransB: true, Alpha: 1}
+				for b.Loop() {
+					be.Gemm(y, x, w, nil, p)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkAttention measures fused attention at the model's shapes: 8×8 windows (64 tokens,
+// D 64) over a 32×128 grid, and global attention over 8×32 and 4×16 grids.
+func BenchmarkAttention(b *testing.B) {
+	be := New(0)
+	defer be.Close()
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, s := range [][3]int{{64, 1, 64}, {16, 2, 64}, {1, 4, 256}, {1, 6, 64}} {
+		bt, h, l := s[0], s[1], s[2]
+		b.Run(fmt.Sprintf("B%d_H%d_L%d_D64", bt, h, l), func(b *testing.B) {
+			q, k, v, o := benchTensor(b, be, r, bt, h, l, 64), benchTensor(b, be, r, bt, h, l, 64), benchTensor(b, be, r, bt, h, l, 64), benchTensor(b, be, r, bt, h, l, 64)
+			for b.Loop() {
+				be.Attention(o, q, k, v, 0.125)
+			}
+			b.ReportMetric(4*float64(bt*h*l*l*64)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
