@@ -23,6 +23,20 @@ import (
 	"latentstudio/web/store"
 )
 
+// KindMaker builds a job kind on the opened engine (inpainting, in-betweening, scrubbing).
+type KindMaker func(eng *engine.Engine) (jobs.Kind, error)
+
+var kindMakers = map[string]KindMaker{}
+
+// AddKind makes every server built afterwards register a kind of work under name. A feature
+// calls it from an init in its own file of the studio command, e.g. web/cmd/studio/inpaint.go.
+func AddKind(name string, make KindMaker) {
+	if _, dup := kindMakers[name]; dup {
+		panic("server: kind added twice: " + name)
+	}
+	kindMakers[name] = make
+}
+
 // DefaultListen is where the studio listens unless told otherwise.
 const DefaultListen = "127.0.0.1:7380"
 
@@ -89,6 +103,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, Store: st, Projects: projects.New(st), Engine: eng}
 	s.Jobs = jobs.New(jobs.Config{Workers: cfg.Workers})
+	for name, mk := range kindMakers {
+		k, err := mk(eng)
+		if err != nil {
+			eng.Close()
+			return nil, fmt.Errorf("job kind %s: %w", name, err)
+		}
+		s.Jobs.Register(name, k)
+	}
 	var testKinds []string
 	if cfg.TestJobs {
 		s.Jobs.Register("burn", jobs.Kind{Live: true, Job: true, Run: jobs.Burn})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"latentstudio/studio/client"
 	"latentstudio/studio/protocol"
+	"latentstudio/web/engine"
 	"latentstudio/web/jobs"
 )
 
@@ -123,4 +125,35 @@ func TestTokenGuardsPagesAndSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+}
+
+func TestAddKind(t *testing.T) {
+	AddKind("double", func(eng *engine.Engine) (jobs.Kind, error) {
+		return jobs.Kind{Live: true, Run: func(ctx context.Context, p json.RawMessage, _ jobs.Report) (jobs.Output, error) {
+			var in struct{ X *float64 }
+			if err := json.Unmarshal(p, &in); err != nil || in.X == nil {
+				return jobs.Output{}, protocol.Errorf(protocol.BadInput, "want {\"x\": number}")
+			}
+			return jobs.Output{Data: map[string]any{"twice": 2 * *in.X, "backend": eng.Info().Backend}}, nil
+		}}, nil
+	})
+	defer delete(kindMakers, "double")
+	s, _, _ := startServer(t, Config{})
+	ctx, cc := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cc()
+	c, err := client.Dial(ctx, "ws://"+s.Addr()+"/ws", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if k := c.Welcome().Kinds; len(k) != 1 || k[0] != "double" {
+		t.Fatalf("kinds %v", k)
+	}
+	if _, err := c.Live(ctx, "double", json.RawMessage(`{}`)); protocol.CodeOf(err) != protocol.BadInput {
+		t.Fatalf("bad params: %v", err)
+	}
+	r, err := c.Live(ctx, "double", map[string]float64{"x": 21})
+	if err != nil || string(r.Result.Data) != `{"backend":"cpu","twice":42}` {
+		t.Fatalf("double: %s %v", r.Result.Data, err)
+	}
 }
