@@ -102,7 +102,9 @@ func (g Guard) Pages(next http.Handler) http.Handler {
 				http.Error(w, "unauthorized: open the URL with the token the studio printed (…/?token=…)", http.StatusUnauthorized)
 				return
 			}
-			if t := r.URL.Query().Get("token"); t != "" && r.Method == http.MethodGet && g.equal(t) {
+			// A page opened with ?token= gets a cookie and a clean URL; a websocket upgrade
+			// or a tool keeps its query as it is.
+			if t := r.URL.Query().Get("token"); t != "" && r.Method == http.MethodGet && g.equal(t) && r.Header.Get("Upgrade") == "" {
 				http.SetCookie(w, &http.Cookie{Name: CookieName, Value: g.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 				q := r.URL.Query()
 				q.Del("token")

@@ -41,6 +41,9 @@ func TestGuard(t *testing.T) {
 	if w.Code != 303 || w.Header().Get("Location") != "/p/x?a=1" || len(w.Result().Cookies()) != 1 {
 		t.Fatalf("token in URL: %d %v", w.Code, w.Header())
 	}
+	if w := do("GET", "/ws?token=sekret", map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"}); w.Code != 200 {
+		t.Fatalf("websocket with token in URL: %d", w.Code)
+	}
 	if w := do("GET", "/", map[string]string{"Cookie": CookieName + "=sekret"}); w.Code != 200 {
 		t.Fatalf("cookie: %d", w.Code)
 	}
