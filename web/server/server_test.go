@@ -125,6 +125,11 @@ func TestTokenGuardsPagesAndSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
+	c, err = client.Dial(ctx, "ws://"+s.Addr()+"/ws?token=letmein", client.Options{})
+	if err != nil {
+		t.Fatal("token in the websocket URL:", err)
+	}
+	c.Close()
 }
 
 func TestAddKind(t *testing.T) {
