@@ -79,13 +79,10 @@ type Trash struct {
 // Shortcut is one line of the keyboard-shortcut sheet.
 type Shortcut struct{ Keys, Does string }
 
-// Shortcuts of the editor (the canvas adds its own when it lands).
+// Shortcuts of the editor page; the canvas adds its own lines when it lands (issue 5).
 var Shortcuts = []Shortcut{
 	{"?", "show or hide this sheet"},
-	{",", "open settings"},
+	{",", "show or hide settings"},
 	{"Esc", "close a dialog"},
-	{"Ctrl+S", "save now (the studio also autosaves)"},
-	{"Ctrl+Z / Ctrl+Shift+Z", "undo / redo"},
-	{"Space", "play / stop"},
 	{".", "cancel the running job"},
 }
