@@ -91,7 +91,7 @@ func TestGalleryCreateOpenRenameDelete(t *testing.T) {
 	if resp.StatusCode != 200 || doc.Find("canvas#studio").Length() != 1 || doc.Find("#project-name").Text() != "Night <b>tune</b>" {
 		t.Fatalf("editor: %d %q", resp.StatusCode, doc.Find("#project-name").Text())
 	}
-	if doc.Find("#shortcuts kbd").Length() < 5 || doc.Find("#settings #versions li").Length() != 1 || doc.Find("#test-job-burn").Length() != 1 {
+	if doc.Find("#shortcuts kbd").Length() < 4 || doc.Find("#settings #versions li").Length() != 1 || doc.Find("#test-job-burn").Length() != 1 {
 		t.Fatal("editor lacks shortcuts, history or test job button")
 	}
 	if doc.Find("#job").AttrOr("hidden", "none") == "none" {
