@@ -151,3 +151,25 @@ func TestFrameErrors(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDecodeLive(b *testing.B) {
+	msg, _ := Encode(42, Live{Kind: "roll.inpaint", Params: json.RawMessage(`{"mask":[0,1,2,3,4,5,6,7],"strength":0.5}`)})
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, _, err := DecodeRequest(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFrameRoundTrip(b *testing.B) {
+	f := Frame{Kind: KindPianoRoll, Format: FormatF32, Seq: 1, Shape: []int{3, 128, 512}, Data: make([]byte, 3*128*512*4)}
+	buf := make([]byte, 0, 16+12+len(f.Data))
+	b.SetBytes(int64(len(f.Data)))
+	for b.Loop() {
+		out, _ := AppendFrame(buf[:0], f)
+		if _, err := DecodeFrame(out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

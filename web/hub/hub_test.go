@@ -25,7 +25,7 @@ type fixture struct {
 	sched *jobs.Scheduler
 }
 
-func start(t *testing.T, cfg Config) *fixture {
+func start(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	sched := jobs.New(jobs.Config{Workers: 2, QueueLimit: 4, ProgressHz: 100})
 	sched.Register("burn", jobs.Kind{Live: true, Job: true, Run: jobs.Burn})
@@ -367,5 +367,22 @@ func TestKeepalive(t *testing.T) {
 	time.Sleep(1200 * time.Millisecond) // more than a pong wait
 	if _, err := alive.Status(ctx5(t)); err != nil {
 		t.Fatalf("the answering client was dropped: %v", err)
+	}
+}
+
+// BenchmarkLiveRoundTrip: one client, one live request at a time, through the real hub on
+// loopback (JSON result and a binary frame back).
+func BenchmarkLiveRoundTrip(b *testing.B) {
+	f := start(b, Config{Rate: 1e9, Burst: 1 << 30})
+	c, err := client.Dial(context.Background(), f.url, client.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := c.Live(ctx, "echo", map[string]int{"x": 1}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
