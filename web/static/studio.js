@@ -71,7 +71,7 @@
   const update = (id, patch) => {
     const j = Object.assign(jobs.get(id) || { id, kind: "job", percent: 0 }, patch);
     jobs.set(id, j);
-    if (!j.project || j.project === project) showJob(j);
+    if (j.project === project) showJob(j); // jobs of other projects in this tab's session stay off this page
   };
   function cancelJob() { if (jobId) send("cancel", { job: jobId }); }
   $("job-cancel").addEventListener("click", cancelJob);
