@@ -61,10 +61,11 @@ func browser(t *testing.T) context.Context {
 	return tctx
 }
 
-func TestCreateOpenEditorSeeEngine(t *testing.T) {
-	ctx := browser(t)
-	srv, err := server.New(server.Config{Listen: "127.0.0.1:0", Data: t.TempDir(), TestJobs: true,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Out: io.Discard})
+func serve(t *testing.T, cfg server.Config) *server.Server {
+	t.Helper()
+	cfg.Listen, cfg.Data = "127.0.0.1:0", t.TempDir()
+	cfg.Log, cfg.Out = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +76,40 @@ func TestCreateOpenEditorSeeEngine(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx) }()
 	t.Cleanup(func() { stop(); <-done })
+	return srv
+}
+
+// With a token, the printed URL logs the browser in (a cookie) and the page's websocket
+// gets through; a page without the token is refused.
+func TestTokenURL(t *testing.T) {
+	ctx := browser(t)
+	srv := serve(t, server.Config{Token: "e2e-secret"})
+	base := strings.TrimSuffix(srv.URL, "/?token=e2e-secret")
+	resp, err := chromedp.RunResponse(ctx, chromedp.Navigate(base+"/p/nothing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 401 {
+		t.Fatalf("page without token: %d", resp.Status)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL),
+		chromedp.WaitVisible(chromedp.CSS("#create-form")),
+		chromedp.SendKeys(chromedp.CSS("#new-name"), "Secret song"),
+		chromedp.Click(chromedp.CSS("#create")),
+		chromedp.WaitVisible(chromedp.CSS(`#engine-status[data-state="online"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	if strings.Contains(loc, "token") {
+		t.Fatalf("the token stayed in the URL: %s", loc)
+	}
+}
+
+func TestCreateOpenEditorSeeEngine(t *testing.T) {
+	ctx := browser(t)
+	srv := serve(t, server.Config{TestJobs: true})
 
 	var mu sync.Mutex
 	var problems []string
