@@ -53,3 +53,25 @@ func BenchmarkAttention(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGEGLU measures the feed-forward gate at level 0 (4096 tokens, hidden 128).
+func BenchmarkGEGLU(b *testing.B) {
+	be := New(0)
+	defer be.Close()
+	r := rand.New(rand.NewPCG(3, 3))
+	x, y := benchTensor(b, be, r, 4096, 256), benchTensor(b, be, r, 4096, 128)
+	for b.Loop() {
+		be.GEGLU(y, x, true)
+	}
+}
+
+// BenchmarkSoftmax measures softmax rows of 64 (window attention scores).
+func BenchmarkSoftmax(b *testing.B) {
+	be := New(0)
+	defer be.Close()
+	r := rand.New(rand.NewPCG(3, 3))
+	x, y := benchTensor(b, be, r, 4096, 64), benchTensor(b, be, r, 4096, 64)
+	for b.Loop() {
+		be.Softmax(y, x)
+	}
+}
