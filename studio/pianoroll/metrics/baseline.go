@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"math"
 
 	"latentstudio/studio/pianoroll"
@@ -15,9 +16,25 @@ func CopyBefore(notes []pianoroll.Note, m Mask) ([]pianoroll.Note, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
+	img, err := CopyBeforeImage(pianoroll.Image(notes, 0, m.W), m)
+	if err != nil {
+		return nil, err
+	}
+	return pianoroll.FromImage(img, m.W, 0)
+}
+
+// CopyBeforeImage is CopyBefore on a roll image of width m.W; cells outside the mask come back
+// unchanged, bit for bit.
+func CopyBeforeImage(in []float32, m Mask) ([]float32, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
 	w := m.W
 	plane := pianoroll.Pitches * w
-	img := pianoroll.Image(notes, 0, w)
+	if len(in) != pianoroll.Channels*plane {
+		return nil, fmt.Errorf("roll image of %d values, want %d", len(in), pianoroll.Channels*plane)
+	}
+	img := append([]float32(nil), in...)
 	t0, t1 := w, -1
 	for p := 0; p < pianoroll.Pitches; p++ {
 		for t := 0; t < w; t++ {
@@ -30,7 +47,7 @@ func CopyBefore(notes []pianoroll.Note, m Mask) ([]pianoroll.Note, error) {
 		}
 	}
 	if t1 < 0 {
-		return pianoroll.FromImage(img, w, 0)
+		return img, nil
 	}
 	span := t1 - t0 + 1
 	l := int(math.Ceil(float64(span)/pianoroll.StepsPerBar)) * pianoroll.StepsPerBar
@@ -52,7 +69,7 @@ func CopyBefore(notes []pianoroll.Note, m Mask) ([]pianoroll.Note, error) {
 			}
 		}
 	}
-	return pianoroll.FromImage(img, w, 0)
+	return img, nil
 }
 
 // Field is one named score.

@@ -194,3 +194,74 @@ func TestMean(t *testing.T) {
 		}
 	}
 }
+
+func TestSuite(t *testing.T) {
+	for _, task := range Tasks() {
+		m := task.Mask(512)
+		n := 0
+		for _, c := range m.Cells {
+			if c {
+				n++
+			}
+		}
+		if n == 0 || n == len(m.Cells) {
+			t.Errorf("task %s masks %d cells", task.Name, n)
+		}
+	}
+	notes := []pianoroll.Note{nt(0, 4, 60, 90), nt(14, 8, 62, 90), nt(20, 4, 64, 90), nt(40, 4, 65, 90)}
+	wins := Windows(notes, 48, 16, 1)
+	want := [][]pianoroll.Note{{nt(0, 4, 60, 90), nt(14, 2, 62, 90)}, {nt(4, 4, 64, 90)}, {nt(8, 4, 65, 90)}}
+	if !reflect.DeepEqual(wins, want) {
+		t.Fatalf("windows %v", wins)
+	}
+	// the truth itself scores perfectly on every task: no leak, D_P = D_D = 1
+	res, err := Run(wins, 16, []Task{{"half", func(w int) Mask { return NewMask(w).Box(0, 128, 8, 16) }}},
+		func(win []pianoroll.Note, m Mask) ([]pianoroll.Note, error) { return win, nil })
+	if err != nil || len(res["half"]) != 3 || res["half"][0].Leak != 0 {
+		t.Fatalf("run %v %v", res, err)
+	}
+}
+
+func TestLeakImage(t *testing.T) {
+	song := []pianoroll.Note{nt(0, 20, 60, 100), nt(10, 4, 64, 90), nt(24, 8, 67, 80)}
+	m := NewMask(32).Box(0, 128, 8, 16)
+	in := pianoroll.Image(song, 0, 32)
+	out, err := CopyBeforeImage(in, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := LeakImage(in, out, m); n != 0 {
+		t.Fatalf("baseline changed %d cells outside the mask", n)
+	}
+	out[(2*128+67)*32+30] = 0.5 // velocity of a context cell
+	out[(0*128+20)*32+2] = 1    // a stray onset
+	if n, _ := LeakImage(in, out, m); n != 2 {
+		t.Fatalf("leak %d, want 2", n)
+	}
+	if _, err := LeakImage(in, out[:5], m); err == nil {
+		t.Fatal("short image accepted")
+	}
+}
+
+func TestPooled(t *testing.T) {
+	m := NewMask(32).Box(0, 128, 0, 32)
+	// window 1 truth pitches {60, 62}, window 2 {64, 66}: pooled truth N(63, √5); the generated
+	// side has the same notes shifted up 2 semitones: pooled N(65, √5)
+	var rs []Result
+	for _, base := range []int{60, 64} {
+		truth := []pianoroll.Note{nt(0, 4, base, 90), nt(16, 4, base+2, 90)}
+		gen := []pianoroll.Note{nt(0, 4, base+2, 90), nt(16, 4, base+4, 90)}
+		r, err := Evaluate(truth, gen, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	p := Pooled(rs)
+	near(t, "pooled KL_P", p.KLP, 4.0/(2*5), 1e-12)
+	near(t, "pooled D_P", p.DP, 1-math.Erf(2/(2*math.Sqrt(5)*math.Sqrt2)), 1e-12)
+	near(t, "pooled KL_D", p.KLD, 0, 1e-12)
+	if q := Pooled(nil); !math.IsNaN(q.KLP) {
+		t.Fatal("pooled over nothing is not NaN")
+	}
+}
