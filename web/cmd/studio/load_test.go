@@ -42,6 +42,7 @@ func TestLoad(t *testing.T) {
 
 	srv := startChild(t, "--data", t.TempDir(), "--test-jobs")
 	_, base := srv.rss()
+	cpu0 := srv.cpu()
 	params := jobs.BurnParams{MS: float64(burnUS) / 1000}
 
 	var (
@@ -124,6 +125,7 @@ func TestLoad(t *testing.T) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	_, hwm := srv.rss()
+	cpu := srv.cpu() - cpu0
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(rtts)
@@ -138,6 +140,8 @@ func TestLoad(t *testing.T) {
 	t.Logf("round trip of answered requests: p50 %v, p90 %v, p99 %v, max %v", pct(.5), pct(.9), pct(.99), pct(1))
 	t.Logf("server RSS: %.1f MiB at start, %.1f MiB peak while loaded (VmHWM %.1f MiB), samples %v MiB",
 		float64(base)/(1<<20), float64(peakRSS)/(1<<20), float64(hwm)/(1<<20), mib(rssSamples))
+	t.Logf("server CPU: %.1f s in %.0f s (%.0f µs per request sent, burn included)",
+		cpu.Seconds(), elapsed.Seconds(), float64(cpu.Microseconds())/float64(sent.Load()))
 	if n := protoErrs.Load(); n > 0 {
 		t.Errorf("%d protocol errors (last: %v)", n, lastErr.Load())
 	}
@@ -173,4 +177,20 @@ func (c *child) rss() (now, peak int64) {
 		}
 	}
 	return now, peak
+}
+
+// cpu returns the child's user+system CPU time so far (from /proc/PID/stat, 100 Hz ticks).
+func (c *child) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces) start after the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
