@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -31,6 +32,14 @@ var (
 		"mma-examples": {"/usr/share/doc/mma/examples/*/*.mid", "/usr/share/doc/mma/examples/*.mid",
 			"/usr/share/mma/lib/*/*.mid"},
 	}
+	// Licenses of the sources, from each Debian package's copyright file (for assets/MODELS.md).
+	Licenses = map[string]string{
+		"mma":          "GPL-2+ (Debian mma: rendered from its groove library)",
+		"mma-examples": "GPL-2+ (Debian mma)",
+		"freedoom":     "BSD-3-Clause-style freedoom licence (Debian freedoom)",
+		"openmsx":      "GPL-2.0 (Debian openttd-openmsx)",
+		"planetblupi":  "GPL-3+ (Debian planetblupi-music-midi)",
+	}
 	// Packages the corpus reads, for error messages and the task that installs them.
 	Packages = []string{"mma", "freedoom", "openttd-openmsx", "planetblupi-music-midi"}
 )
@@ -50,9 +59,10 @@ type Config struct {
 
 // SourceCount tallies one source.
 type SourceCount struct {
-	Pieces, Skipped int
-	Seconds         float64
-	Reasons         map[string]int // why pieces were skipped
+	Pieces  int            `json:"pieces"`
+	Skipped int            `json:"skipped"`
+	Seconds float64        `json:"seconds"`
+	Reasons map[string]int `json:"skip_reasons,omitempty"` // why pieces were skipped
 }
 
 // Report is what a build made.
@@ -248,7 +258,16 @@ func Build(ctx context.Context, cfg Config) (*Report, error) {
 	if len(train) == 0 || len(valid) == 0 {
 		return nil, fmt.Errorf("corpus split left %d train and %d valid pieces: render more songs", len(train), len(valid))
 	}
-	meta := map[string]string{"source": "latentstudio studio/pianoroll/corpus", "seed": fmt.Sprint(cfg.Seed), "mma_songs": fmt.Sprint(cfg.Songs)}
+	srcJSON, err := json.Marshal(rep.Sources)
+	if err != nil {
+		return nil, err
+	}
+	licJSON, err := json.Marshal(Licenses)
+	if err != nil {
+		return nil, err
+	}
+	meta := map[string]string{"source": "latentstudio studio/pianoroll/corpus", "seed": fmt.Sprint(cfg.Seed),
+		"mma_songs": fmt.Sprint(cfg.Songs), "sources": string(srcJSON), "licenses": string(licJSON)}
 	for _, f := range []struct {
 		name string
 		ps   []Piece

@@ -261,9 +261,13 @@ func TestBuildWithMMA(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, f := range []string{"train", "valid"} {
-		ps, _, err := ReadSafetensors(filepath.Join(out, f+".safetensors"))
+		ps, meta, err := ReadSafetensors(filepath.Join(out, f+".safetensors"))
 		if err != nil {
 			t.Fatal(err)
+		}
+		var srcs map[string]SourceCount
+		if err := json.Unmarshal([]byte(meta["sources"]), &srcs); err != nil || srcs["mma"].Pieces != c.Pieces || meta["licenses"] == "" {
+			t.Fatalf("metadata sources %q licenses %q: %v", meta["sources"], meta["licenses"], err)
 		}
 		for _, p := range ps {
 			if !strings.HasPrefix(p.Name, "mma/") || InValid(p.Name, 30) != (f == "valid") {
