@@ -20,10 +20,10 @@ func (b *Backend) Attention(dst, q, k, v *gpu.Tensor, scale float32) error {
 		sp := getBuf(rows * lk)
 		S := *sp
 		qm := matrix{Q[(h*lq+r0)*d : (h*lq+r0+rows)*d], d, 1}
-		km := matrix{K[h*lk*d : (h+1)*lk*d], 1, d} // kᵀ: element (e, j) = k[j][e]
-		gemm(nil, b.kern, rows, lk, d, scale, qm, km, S, lk, nil)
+		km := matrix{K[h*lk*d : (h+1)*lk*d], 1, d}            // kᵀ: element (e, j) = k[j][e]
+		gemm(nil, b.kern, rows, lk, d, 1, qm, km, S, lk, nil) // alpha 1 keeps q unpacked; scale goes into the softmax
 		for r := range rows {
-			softmaxRow(S[r*lk : (r+1)*lk])
+			softmaxRow(S[r*lk:(r+1)*lk], scale, b.kern.simd)
 		}
 		vm := matrix{V[h*lk*dv : (h+1)*lk*dv], dv, 1}
 		gemm(nil, b.kern, rows, dv, lk, 1, matrix{S, lk, 1}, vm, O[(h*lq+r0)*dv:(h*lq+r0+rows)*dv], dv, nil)

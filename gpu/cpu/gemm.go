@@ -21,9 +21,13 @@ type microkernel struct {
 	name   string
 	mr, nr int
 	fn     func(k int, a, b, c *float32, ldc int, acc bool)
+	// direct reads A unpacked (row i at a + i·lda), saving the packing of A when A is
+	// row-major and alpha is 1: with the model's small N, packing A cost as much as the math.
+	direct func(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+	simd   bool // the CPU has AVX2+FMA: use the vector row helpers (exp, max, GEGLU)
 }
 
-var genericKernel = &microkernel{"go", 4, 4, kernGo4x4}
+var genericKernel = &microkernel{"go", 4, 4, kernGo4x4, nil, false}
 
 // EnvKernel forces a slower microkernel for tests and comparisons ("go", "avx2", "avx512");
 // a kernel the CPU lacks is never chosen.
@@ -173,10 +177,14 @@ func gemm(workers *pool, kr *microkernel, m, n, k int, alpha float32, A, B matri
 			i0 := ib * gemmMC
 			mc := min(gemmMC, m-i0)
 			mpan := (mc + mr - 1) / mr
+			direct := kr.direct != nil && A.cs == 1 && alpha == 1
 			ap := getBuf(kc * mpan * mr)
 			Ap := *ap
 			for ip := range mpan {
-				packA(Ap[ip*kc*mr:(ip+1)*kc*mr], A, i0+ip*mr, min(mr, m-i0-ip*mr), pc, kc, mr, alpha)
+				rows := min(mr, m-i0-ip*mr)
+				if !direct || rows < mr {
+					packA(Ap[ip*kc*mr:(ip+1)*kc*mr], A, i0+ip*mr, rows, pc, kc, mr, alpha)
+				}
 			}
 			var tile [16 * 32]float32
 			for jp := ch * perChunk; jp < min(npan, (ch+1)*perChunk); jp++ {
@@ -188,10 +196,19 @@ func gemm(workers *pool, kr *microkernel, m, n, k int, alpha float32, A, B matri
 					rows := min(mr, m-r0)
 					apan := &Ap[ip*kc*mr]
 					if rows == mr && cols == nr {
-						kr.fn(kc, apan, bpan, &C[r0*ldc+j0], ldc, acc)
+						if direct {
+							kr.direct(kc, &A.d[r0*A.rs+pc], A.rs, bpan, &C[r0*ldc+j0], ldc, acc)
+						} else {
+							kr.fn(kc, apan, bpan, &C[r0*ldc+j0], ldc, acc)
+						}
 						continue
 					}
+					if direct && rows == mr {
+						kr.direct(kc, &A.d[r0*A.rs+pc], A.rs, bpan, &tile[0], nr, false)
+						goto edge
+					}
 					kr.fn(kc, apan, bpan, &tile[0], nr, false)
+				edge:
 					for i := range rows {
 						crow := C[(r0+i)*ldc+j0 : (r0+i)*ldc+j0+cols]
 						trow := tile[i*nr : i*nr+cols]

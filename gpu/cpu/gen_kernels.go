@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strings"
 )
@@ -19,6 +20,9 @@ func main() {
 	p(`#include "textflag.h"`)
 	kernel(p, "kernAVX512", "Z", 12, 64, 24, 26, 6)
 	kernel(p, "kernAVX2", "Y", 6, 32, 12, 14, 2)
+	direct(p, "kernAVX512D", "Z", 12, 64, 24, 26, 6)
+	direct(p, "kernAVX2D", "Y", 6, 32, 12, 14, 2)
+	rows(p)
 	p(`
 // func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
@@ -98,4 +102,233 @@ func kernel(p func(string, ...any), name, r string, mr, vb, bReg, bcReg, nBc int
 	}
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// direct emits the variant that reads A unpacked: row i of the tile is a + i·lda (floats),
+// consecutive k contiguous. Row bases are SI, BX = SI+3·lda, R10 = SI+6·lda, R11 = SI+9·lda,
+// each addressed as (base), (base)(DX*1), (base)(DX*2).
+func direct(p func(string, ...any), name, r string, mr, vb, bReg, bcReg, nBc int) {
+	nr := 2 * vb / 4
+	bases := []string{"SI", "BX", "R10", "R11"}[:mr/3]
+	p("")
+	p("// func %s(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)", name)
+	p("// C[%d×%d] (+)= Σ_k a[i·lda+k]·b[k·%d+j]; k ≥ 1.", mr, nr, nr)
+	p("TEXT ·%s(SB), NOSPLIT, $0-49", name)
+	p("\tMOVQ k+0(FP), CX")
+	p("\tMOVQ a+8(FP), SI")
+	p("\tMOVQ lda+16(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ b+24(FP), DI")
+	for i := 1; i < len(bases); i++ {
+		p("\tLEAQ (%s)(DX*2), %s", bases[i-1], bases[i])
+		p("\tADDQ DX, %s", bases[i])
+	}
+	for i := 0; i < 2*mr; i++ {
+		if r == "Z" {
+			p("\tVPXORD %s%d, %s%d, %s%d", r, i, r, i, r, i)
+		} else {
+			p("\tVXORPS %s%d, %s%d, %s%d", r, i, r, i, r, i)
+		}
+	}
+	p("%s_loop:", name)
+	p("\tVMOVUPS (DI), %s%d", r, bReg)
+	p("\tVMOVUPS %d(DI), %s%d", vb, r, bReg+1)
+	for i := 0; i < mr; i++ {
+		bc := bcReg + i%nBc
+		addr := "(" + bases[i/3] + ")"
+		switch i % 3 {
+		case 1:
+			addr += "(DX*1)"
+		case 2:
+			addr += "(DX*2)"
+		}
+		p("\tVBROADCASTSS %s, %s%d", addr, r, bc)
+		p("\tVFMADD231PS %s%d, %s%d, %s%d", r, bReg, r, bc, r, 2*i)
+		p("\tVFMADD231PS %s%d, %s%d, %s%d", r, bReg+1, r, bc, r, 2*i+1)
+	}
+	for _, b := range bases {
+		p("\tADDQ $4, %s", b)
+	}
+	p("\tADDQ $%d, DI", 2*vb)
+	p("\tDECQ CX")
+	p("\tJNZ %s_loop", name)
+	p("\tMOVQ c+32(FP), R8")
+	p("\tMOVQ ldc+40(FP), R9")
+	p("\tSHLQ $2, R9")
+	p("\tMOVBLZX acc+48(FP), AX")
+	p("\tTESTL AX, AX")
+	p("\tJZ %s_store", name)
+	p("\tMOVQ R8, R10")
+	for i := 0; i < mr; i++ {
+		p("\tVADDPS (R10), %s%d, %s%d", r, 2*i, r, 2*i)
+		p("\tVADDPS %d(R10), %s%d, %s%d", vb, r, 2*i+1, r, 2*i+1)
+		if i < mr-1 {
+			p("\tADDQ R9, R10")
+		}
+	}
+	p("%s_store:", name)
+	for i := 0; i < mr; i++ {
+		p("\tVMOVUPS %s%d, (R8)", r, 2*i)
+		p("\tVMOVUPS %s%d, %d(R8)", r, 2*i+1, vb)
+		if i < mr-1 {
+			p("\tADDQ R9, R8")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// table emits a read-only table of 8-wide float32 vectors (or int32 where the value is an int).
+func table(p func(string, ...any), name string, vals []any) {
+	for i, v := range vals {
+		var bits uint32
+		switch x := v.(type) {
+		case float64:
+			bits = math.Float32bits(float32(x))
+		case int:
+			bits = uint32(x)
+		}
+		for j := 0; j < 8; j++ {
+			p("DATA %s<>+%d(SB)/4, $0x%08x", name, 32*i+4*j, bits)
+		}
+	}
+	p("GLOBL %s<>(SB), RODATA|NOPTR, $%d", name, 32*len(vals))
+}
+
+// rows emits the AVX2 row helpers of softmax and GEGLU: n is a positive multiple of 8.
+func rows(p func(string, ...any)) {
+	p("")
+	// exp: k = round(y·log2e), r = y − k·ln2 (Cephes split), degree-6 Taylor in r, times 2^k.
+	table(p, "expc", []any{1.4426950408889634, 0.693359375, -2.12194440e-4, -87.0, 0.5, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0, 127})
+	p(`
+// func expSumAVX2(v *float32, n int, m, scale float32) float32
+// v[i] = exp((v[i] − m)·scale) for arguments ≤ 0 (clamped at −87); returns the sum.
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-28
+	MOVQ v+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS m+16(FP), Y8
+	VBROADCASTSS scale+20(FP), Y9
+	VXORPS Y0, Y0, Y0
+	VMOVUPS expc<>+0(SB), Y10
+	VMOVUPS expc<>+96(SB), Y11
+	VMOVUPS expc<>+256(SB), Y12
+	VMOVUPS expc<>+288(SB), Y13
+	VMOVUPS expc<>+320(SB), Y14
+expsum_loop:
+	VMOVUPS (SI), Y1
+	VSUBPS Y8, Y1, Y1
+	VMULPS Y9, Y1, Y1
+	VMAXPS Y11, Y1, Y1
+	VMULPS Y10, Y1, Y2
+	VROUNDPS $0, Y2, Y2
+	VFNMADD231PS expc<>+32(SB), Y2, Y1
+	VFNMADD231PS expc<>+64(SB), Y2, Y1
+	VMOVAPS Y12, Y3
+	VFMADD213PS expc<>+224(SB), Y1, Y3
+	VFMADD213PS expc<>+192(SB), Y1, Y3
+	VFMADD213PS expc<>+160(SB), Y1, Y3
+	VFMADD213PS expc<>+128(SB), Y1, Y3
+	VFMADD213PS Y13, Y1, Y3
+	VFMADD213PS Y13, Y1, Y3
+	VCVTPS2DQ Y2, Y2
+	VPADDD Y14, Y2, Y2
+	VPSLLD $23, Y2, Y2
+	VMULPS Y2, Y3, Y3
+	VMOVUPS Y3, (SI)
+	VADDPS Y3, Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ expsum_loop
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VADDPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func maxAVX2(v *float32, n int) float32
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ v+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	VMOVUPS (SI), Y0
+	ADDQ $32, SI
+	DECQ CX
+	JZ max_done
+max_loop:
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ max_loop
+max_done:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+`)
+	// GEGLU with tanh GELU: u = √(2/π)·(g + 0.044715 g³), tanh(u) by the rational of tanh32.
+	c := math.Sqrt(2 / math.Pi)
+	table(p, "gegc", []any{c, c * 0.044715, 7.90531110763549805, -7.90531110763549805,
+		-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+		1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03,
+		1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03,
+		0.5, 1.0})
+	p(`
+// func gegluTanhAVX2(out, a, gate *float32, n int)
+// out[i] = a[i] · 0.5·g[i]·(1 + tanh(√(2/π)(g[i] + 0.044715 g[i]³))).
+TEXT ·gegluTanhAVX2(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ gate+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	VMOVUPS gegc<>+64(SB), Y14
+	VMOVUPS gegc<>+96(SB), Y15
+	VMOVUPS gegc<>+128(SB), Y13
+	VMOVUPS gegc<>+352(SB), Y12
+	VMOVUPS gegc<>+480(SB), Y11
+	VMOVUPS gegc<>+512(SB), Y10
+geglu_loop:
+	VMOVUPS (DX), Y1
+	VMULPS Y1, Y1, Y2
+	VMOVUPS gegc<>+32(SB), Y3
+	VFMADD213PS gegc<>+0(SB), Y2, Y3
+	VMULPS Y1, Y3, Y3
+	VMINPS Y14, Y3, Y3
+	VMAXPS Y15, Y3, Y3
+	VMULPS Y3, Y3, Y4
+	VMOVAPS Y13, Y5
+	VFMADD213PS gegc<>+160(SB), Y4, Y5
+	VFMADD213PS gegc<>+192(SB), Y4, Y5
+	VFMADD213PS gegc<>+224(SB), Y4, Y5
+	VFMADD213PS gegc<>+256(SB), Y4, Y5
+	VFMADD213PS gegc<>+288(SB), Y4, Y5
+	VFMADD213PS gegc<>+320(SB), Y4, Y5
+	VMULPS Y3, Y5, Y5
+	VMOVAPS Y12, Y6
+	VFMADD213PS gegc<>+384(SB), Y4, Y6
+	VFMADD213PS gegc<>+416(SB), Y4, Y6
+	VFMADD213PS gegc<>+448(SB), Y4, Y6
+	VDIVPS Y6, Y5, Y5
+	VADDPS Y10, Y5, Y5
+	VMULPS Y11, Y1, Y1
+	VMULPS Y1, Y5, Y5
+	VMULPS (SI), Y5, Y5
+	VMOVUPS Y5, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ geglu_loop
+	VZEROUPPER
+	RET`)
 }

@@ -10,12 +10,27 @@ func kernAVX512(k int, a, b, c *float32, ldc int, acc bool)
 //go:noescape
 func kernAVX2(k int, a, b, c *float32, ldc int, acc bool)
 
+//go:noescape
+func kernAVX512D(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX2D(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func expSumAVX2(v *float32, n int, m, scale float32) float32
+
+//go:noescape
+func maxAVX2(v *float32, n int) float32
+
+//go:noescape
+func gegluTanhAVX2(out, a, gate *float32, n int)
+
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv() (eax, edx uint32)
 
 var (
-	avx512Kernel = &microkernel{"avx512", 12, 32, kernAVX512}
-	avx2Kernel   = &microkernel{"avx2", 6, 16, kernAVX2}
+	avx512Kernel = &microkernel{"avx512", 12, 32, kernAVX512, kernAVX512D, true}
+	avx2Kernel   = &microkernel{"avx2", 6, 16, kernAVX2, kernAVX2D, true}
 )
 
 // available lists the microkernels this CPU and OS support, fastest first: AVX-512F needs the
@@ -39,4 +54,41 @@ func available() []*microkernel {
 		ks = append(ks, avx2Kernel)
 	}
 	return append(ks, genericKernel)
+}
+
+// rowMax is max(v) (len(v) ≥ 1); simd uses AVX2 (the kernel's CPU has it).
+func rowMax(v []float32, simd bool) float32 {
+	n := len(v) &^ 7
+	if !simd || n == 0 {
+		return rowMaxGo(v)
+	}
+	m := maxAVX2(&v[0], n)
+	if n < len(v) {
+		m = max(m, rowMaxGo(v[n:]))
+	}
+	return m
+}
+
+// expSumRow sets v[i] = exp((v[i] − m)·scale) (arguments ≤ 0) and returns the sum.
+func expSumRow(v []float32, m, scale float32, simd bool) float32 {
+	n := len(v) &^ 7
+	if !simd || n == 0 {
+		return expSumRowGo(v, m, scale)
+	}
+	s := expSumAVX2(&v[0], n, m, scale)
+	if n < len(v) {
+		s += expSumRowGo(v[n:], m, scale)
+	}
+	return s
+}
+
+// gegluTanhRow sets out[i] = a[i]·geluTanh(g[i]).
+func gegluTanhRow(out, a, g []float32, simd bool) {
+	n := len(out) &^ 7
+	if simd && n > 0 {
+		gegluTanhAVX2(&out[0], &a[0], &g[0], n)
+	} else {
+		n = 0
+	}
+	gegluTanhRowGo(out[n:], a[n:len(out)], g[n:len(out)])
 }

@@ -4,3 +4,7 @@ package cpu
 
 // available lists the microkernels: only the portable one on this build.
 func available() []*microkernel { return []*microkernel{genericKernel} }
+
+func rowMax(v []float32, _ bool) float32                      { return rowMaxGo(v) }
+func expSumRow(v []float32, m, scale float32, _ bool) float32 { return expSumRowGo(v, m, scale) }
+func gegluTanhRow(out, a, g []float32, _ bool)                { gegluTanhRowGo(out, a, g) }

@@ -211,14 +211,12 @@ func (b *Backend) GEGLU(dst, x *gpu.Tensor, tanh bool) error {
 		for r := lo; r < hi; r++ {
 			in := X[r*2*h : (r+1)*2*h]
 			out := Y[r*h : (r+1)*h]
+			if tanh {
+				gegluTanhRow(out, in[:h], in[h:], b.kern.simd)
+				continue
+			}
 			for j := range out {
-				g := in[h+j]
-				if tanh {
-					g = geluTanh(g)
-				} else {
-					g = gelu(g)
-				}
-				out[j] = in[j] * g
+				out[j] = in[j] * gelu(in[h+j])
 			}
 		}
 	})
@@ -363,29 +361,44 @@ func (b *Backend) Softmax(dst, x *gpu.Tensor) error {
 	b.pool.rows(rows, max(1, (1<<13)/max(d, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			copy(Y[r*d:(r+1)*d], X[r*d:(r+1)*d])
-			softmaxRow(Y[r*d : (r+1)*d])
+			softmaxRow(Y[r*d:(r+1)*d], 1, b.kern.simd)
 		}
 	})
 	return nil
 }
 
-// softmaxRow normalises v in place.
-func softmaxRow(v []float32) {
-	m := float32(math.Inf(-1))
+// softmaxRow replaces v by softmax(scale·v) (scale > 0).
+func softmaxRow(v []float32, scale float32, simd bool) {
+	m := rowMax(v, simd)
+	inv := 1 / expSumRow(v, m, scale, simd)
+	for i := range v {
+		v[i] *= inv
+	}
+}
+
+func rowMaxGo(v []float32) float32 {
+	m := v[0]
 	for _, x := range v {
 		if x > m { // not the max builtin: its NaN and ±0 rules make it several times slower
 			m = x
 		}
 	}
+	return m
+}
+
+func expSumRowGo(v []float32, m, scale float32) float32 {
 	var s float32
 	for i, x := range v {
-		e := exp32(x - m)
+		e := exp32((x - m) * scale)
 		v[i] = e
 		s += e
 	}
-	inv := 1 / s
-	for i := range v {
-		v[i] *= inv
+	return s
+}
+
+func gegluTanhRowGo(out, a, g []float32) {
+	for j := range out {
+		out[j] = a[j] * geluTanh(g[j])
 	}
 }
 
@@ -397,7 +410,7 @@ func exp32(x float32) float32 {
 	}
 	const ln2 = 0.6931471805599453
 	k := float32(int32(x*(1/ln2) - 0.5)) // round to nearest (x ≤ 0, truncation is toward zero)
-	r := x - k*float32(ln2)
+	r := x - k*0.693359375 - k*-2.12194440e-4 // ln2 split in two (Cephes) so r stays exact
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
 	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
 }
