@@ -409,7 +409,7 @@ func exp32(x float32) float32 {
 		return 0
 	}
 	const ln2 = 0.6931471805599453
-	k := float32(int32(x*(1/ln2) - 0.5)) // round to nearest (x ≤ 0, truncation is toward zero)
+	k := float32(int32(x*(1/ln2) - 0.5))      // round to nearest (x ≤ 0, truncation is toward zero)
 	r := x - k*0.693359375 - k*-2.12194440e-4 // ln2 split in two (Cephes) so r stays exact
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720))))))
 	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
