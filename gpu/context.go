@@ -261,8 +261,15 @@ func NewWeight(be Backend, dt DType, data []byte, shape ...int) (*Tensor, error)
 		be.Free(buf)
 		return nil, fmt.Errorf("gpu: weight %s%v: %w", dt, s, err)
 	}
+	if sl, ok := be.(Sealer); ok {
+		sl.Seal(buf)
+	}
 	return t, nil
 }
+
+// Sealer is implemented by backends that cache layouts derived from weights (the CPU packs
+// GEMM panels once): Seal promises that the storage will never be written again.
+type Sealer interface{ Seal(Storage) }
 
 // NewWeightF32 is NewWeight for float32 host data.
 func NewWeightF32(be Backend, data []float32, shape ...int) (*Tensor, error) {

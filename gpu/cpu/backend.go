@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 
 	"latentstudio/gpu"
 )
@@ -89,6 +90,36 @@ func memInfo() (total, free int64) {
 type buffer struct {
 	f []float32
 	h []uint16
+
+	// A sealed buffer (a weight) never changes, so its GEMM packing is cached.
+	sealed bool
+	mu     sync.Mutex
+	packed map[packKey][]float32
+}
+
+type packKey struct {
+	kernel string
+	transB bool
+	k, n   int
+}
+
+// Seal marks a weight's buffer immutable (gpu.Sealer).
+func (b *Backend) Seal(s gpu.Storage) { s.(*buffer).sealed = true }
+
+// packedB returns the cached packing of a sealed buffer used as GEMM operand B.
+func (b *buffer) packedB(kr *microkernel, B matrix, transB bool, k, n int) []float32 {
+	key := packKey{kr.name, transB, k, n}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if p, ok := b.packed[key]; ok {
+		return p
+	}
+	if b.packed == nil {
+		b.packed = map[packKey][]float32{}
+	}
+	p := packAllB(kr, B, k, n)
+	b.packed[key] = p
+	return p
 }
 
 func (b *buffer) Bytes() int { return 4*len(b.f) + 2*len(b.h) }

@@ -104,10 +104,14 @@ func (b *Backend) Gemm(dst, a, bm, bias *gpu.Tensor, p gpu.GemmParams) error {
 		return matrix{B[off : off+p.K*p.N], p.N, 1}
 	}
 	cm := func(i int) []float32 { return C[i*p.M*p.N : (i+1)*p.M*p.N] }
+	var bpacked []float32
+	if buf := bm.Storage().(*buffer); buf.sealed && (p.Batch == 1 || p.StrideB == 0) && p.K > 0 {
+		bpacked = buf.packedB(b.kern, bmat(0), p.TransB, p.K, p.N)
+	}
 	flops := 2 * p.M * p.N * p.K
 	if p.Batch > 1 && (p.Batch >= 4*b.pool.n || flops < 1<<22) {
 		b.pool.run(p.Batch, func(i int) {
-			gemm(nil, b.kern, p.M, p.N, p.K, p.Alpha, am(i), bmat(i), cm(i), p.N, bi)
+			gemmPacked(nil, b.kern, p.M, p.N, p.K, p.Alpha, am(i), bmat(i), bpacked, cm(i), p.N, bi)
 		})
 		return nil
 	}
@@ -116,13 +120,34 @@ func (b *Backend) Gemm(dst, a, bm, bias *gpu.Tensor, p gpu.GemmParams) error {
 		if flops < 1<<18 {
 			workers = nil
 		}
-		gemm(workers, b.kern, p.M, p.N, p.K, p.Alpha, am(i), bmat(i), cm(i), p.N, bi)
+		gemmPacked(workers, b.kern, p.M, p.N, p.K, p.Alpha, am(i), bmat(i), bpacked, cm(i), p.N, bi)
 	}
 	return nil
 }
 
+// packAllB packs all of B (k×n) as gemm's k blocks would: block pc (of kc rows) starts at
+// pc·npan·nr and holds npan panels of kc×nr.
+func packAllB(kr *microkernel, B matrix, k, n int) []float32 {
+	nr := kr.nr
+	npan := (n + nr - 1) / nr
+	out := make([]float32, k*npan*nr)
+	for pc := 0; pc < k; pc += gemmKC {
+		kc := min(gemmKC, k-pc)
+		blk := out[pc*npan*nr:]
+		for jp := range npan {
+			packB(blk[jp*kc*nr:(jp+1)*kc*nr], B, pc, kc, jp*nr, n, nr)
+		}
+	}
+	return out
+}
+
 // gemm computes C[m×n] = alpha·A·B (+ bias[n]); workers nil runs on the calling goroutine.
 func gemm(workers *pool, kr *microkernel, m, n, k int, alpha float32, A, B matrix, C []float32, ldc int, bias []float32) {
+	gemmPacked(workers, kr, m, n, k, alpha, A, B, nil, C, ldc, bias)
+}
+
+// gemmPacked is gemm with B optionally already packed by packAllB (bpacked non-nil).
+func gemmPacked(workers *pool, kr *microkernel, m, n, k int, alpha float32, A, B matrix, bpacked []float32, C []float32, ldc int, bias []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -165,12 +190,20 @@ func gemm(workers *pool, kr *microkernel, m, n, k int, alpha float32, A, B matri
 		}
 	}
 	perChunk := (npan + nchunks - 1) / nchunks
-	bp := getBuf(gemmKC * npan * nr)
-	defer packPool.Put(bp)
+	var bp *[]float32
+	if bpacked == nil {
+		bp = getBuf(gemmKC * npan * nr)
+		defer packPool.Put(bp)
+	}
 	for pc := 0; pc < k; pc += gemmKC {
 		kc := min(gemmKC, k-pc)
-		Bp := (*bp)[:kc*npan*nr]
-		run(npan, func(jp int) { packB(Bp[jp*kc*nr:(jp+1)*kc*nr], B, pc, kc, jp*nr, n, nr) })
+		var Bp []float32
+		if bpacked != nil {
+			Bp = bpacked[pc*npan*nr : (pc+kc)*npan*nr]
+		} else {
+			Bp = (*bp)[:kc*npan*nr]
+			run(npan, func(jp int) { packB(Bp[jp*kc*nr:(jp+1)*kc*nr], B, pc, kc, jp*nr, n, nr) })
+		}
 		acc := pc > 0 || bias != nil
 		run(mblocks*nchunks, func(t int) {
 			ib, ch := t/nchunks, t%nchunks

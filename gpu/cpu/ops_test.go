@@ -44,6 +44,19 @@ func TestMatMulEveryKernel(t *testing.T) {
 			want[i] += float64(bias[i%40])
 		}
 		near(t, name+" linear", get(t, c, c.Linear(c.Upload(x, 2, 5, 24), c.Upload(w, 40, 24), c.Upload(bias, 40))), want, 1e-4, 1e-4)
+		// Weights are sealed and their packing cached: check first and repeated use, with K
+		// spanning several k blocks and a batched broadcast use of the same weight.
+		x, w = randn(r, 37*600), randn(r, 50*600)
+		W, err := gpu.NewWeightF32(be, w, 50, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = refMatMul(x, w, 37, 50, 600, false, true)
+		for range 2 {
+			near(t, name+" sealed linear", get(t, c, c.Linear(c.Upload(x, 37, 600), W, nil)), want, 1e-3, 1e-4)
+		}
+		got = get(t, c, c.MatMulT(c.Upload(append(x[:600*5:600*5], x[:600*5]...), 2, 5, 600), W, false, true))
+		near(t, name+" sealed batched", got[250:], want[:250], 1e-3, 1e-4)
 		c.Close()
 	}
 }
