@@ -19,7 +19,7 @@ func runCorpus(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("corpus", flag.ContinueOnError)
 	cfg := corpus.Config{}
 	fs.StringVar(&cfg.Out, "out", "build/music", "output folder")
-	fs.IntVar(&cfg.Songs, "songs", 1200, "random mma songs to render")
+	fs.IntVar(&cfg.Songs, "songs", 1000, "random mma songs to render (~2.2 min of music each)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed for the song choices")
 	fs.IntVar(&cfg.Workers, "workers", runtime.NumCPU(), "parallel mma processes")
 	fs.IntVar(&cfg.ValidPct, "valid", 5, "percent of pieces for validation (by name hash)")
