@@ -85,9 +85,9 @@ func FromImage(img []float32, width, from int) ([]Note, error) {
 	return Normalize(notes), nil
 }
 
-// WritePNG draws steps [from, from+width) of notes in the look of Pictures of MIDI: black
-// background, onset in red, sustain in green, velocity in blue, high pitches at the top, each
-// cell scale×scale pixels.
+// WritePNG draws steps [from, from+width) of notes as Pictures of MIDI draws its rolls: black
+// background, a note's first cell red and the rest green, both at brightness 2×velocity, high
+// pitches at the top, each cell scale×scale pixels.
 func WritePNG(w io.Writer, notes []Note, from, width, scale int) error {
 	if width <= 0 || scale <= 0 || width*scale > 1<<16 {
 		return fmt.Errorf("piano-roll PNG: bad size %d steps × %d px", width, scale)
@@ -95,11 +95,22 @@ func WritePNG(w io.Writer, notes []Note, from, width, scale int) error {
 	img := Image(notes, from, width)
 	plane := Pitches * width
 	pic := image.NewRGBA(image.Rect(0, 0, width*scale, Pitches*scale))
-	byte8 := func(x float32) uint8 { return uint8(math.Round(float64(x+1) / 2 * 255)) }
+	for i := range pic.Pix {
+		if i%4 == 3 {
+			pic.Pix[i] = 255
+		}
+	}
 	for p := 0; p < Pitches; p++ {
 		for t := 0; t < width; t++ {
 			i := p*width + t
-			c := color.RGBA{byte8(img[ChanOnset*plane+i]), byte8(img[ChanSustain*plane+i]), byte8(img[ChanVel*plane+i]), 255}
+			if img[ChanSustain*plane+i] <= 0 {
+				continue
+			}
+			v := uint8(min(math.Round(float64(img[ChanVel*plane+i]+1)/2*127)*2, 255))
+			c := color.RGBA{0, v, 0, 255}
+			if img[ChanOnset*plane+i] > 0 {
+				c = color.RGBA{v, 0, 0, 255}
+			}
 			y0 := (Pitches - 1 - p) * scale
 			for dy := 0; dy < scale; dy++ {
 				for dx := 0; dx < scale; dx++ {

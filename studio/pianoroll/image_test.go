@@ -131,18 +131,18 @@ func TestWritePNG(t *testing.T) {
 		r, g, b, _ := img.At(x, y).RGBA()
 		return [3]uint32{r >> 8, g >> 8, b >> 8}
 	}
-	// pitch 127 is the top row: onset step 1 white, step 2 sustain+velocity (cyan), step 0 black
-	if got := rgb(2, 0); got != [3]uint32{255, 255, 255} {
+	// pitch 127 is the top row: onset at step 1 red, step 2 green (2×127), step 0 black
+	if got := rgb(2, 0); got != [3]uint32{254, 0, 0} {
 		t.Fatalf("onset cell %v", got)
 	}
-	if got := rgb(5, 1); got != [3]uint32{0, 255, 255} {
+	if got := rgb(5, 1); got != [3]uint32{0, 254, 0} {
 		t.Fatalf("sustain cell %v", got)
 	}
 	if got := rgb(0, 0); got != [3]uint32{0, 0, 0} {
 		t.Fatalf("empty cell %v", got)
 	}
-	// pitch 0 is the bottom row, velocity 64 -> blue 128
-	if got := rgb(0, 255); got != [3]uint32{255, 255, 129} {
+	// pitch 0 is the bottom row: a one-step note of velocity 64 is a single red 128 cell
+	if got := rgb(0, 255); got != [3]uint32{128, 0, 0} {
 		t.Fatalf("bottom cell %v", got)
 	}
 }
