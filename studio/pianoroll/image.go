@@ -89,8 +89,17 @@ func FromImage(img []float32, width, from int) ([]Note, error) {
 // background, a note's first cell red and the rest green, both at brightness 2×velocity, high
 // pitches at the top, each cell scale×scale pixels.
 func WritePNG(w io.Writer, notes []Note, from, width, scale int) error {
+	return WritePNGMasked(w, notes, from, width, scale, nil)
+}
+
+// WritePNGMasked is WritePNG with the empty cells of a mask ([128][width], true = masked)
+// tinted dark blue, to see what an inpainter was asked to fill.
+func WritePNGMasked(w io.Writer, notes []Note, from, width, scale int, mask []bool) error {
 	if width <= 0 || scale <= 0 || width*scale > 1<<16 {
 		return fmt.Errorf("piano-roll PNG: bad size %d steps × %d px", width, scale)
+	}
+	if mask != nil && len(mask) != Pitches*width {
+		return fmt.Errorf("piano-roll PNG: mask of %d cells, want 128×%d", len(mask), width)
 	}
 	img := Image(notes, from, width)
 	plane := Pitches * width
@@ -103,13 +112,18 @@ func WritePNG(w io.Writer, notes []Note, from, width, scale int) error {
 	for p := 0; p < Pitches; p++ {
 		for t := 0; t < width; t++ {
 			i := p*width + t
-			if img[ChanSustain*plane+i] <= 0 {
+			var c color.RGBA
+			switch {
+			case img[ChanSustain*plane+i] > 0:
+				v := uint8(min(math.Round(float64(img[ChanVel*plane+i]+1)/2*127)*2, 255))
+				c = color.RGBA{0, v, 0, 255}
+				if img[ChanOnset*plane+i] > 0 {
+					c = color.RGBA{v, 0, 0, 255}
+				}
+			case mask != nil && mask[i]:
+				c = color.RGBA{0, 0, 72, 255}
+			default:
 				continue
-			}
-			v := uint8(min(math.Round(float64(img[ChanVel*plane+i]+1)/2*127)*2, 255))
-			c := color.RGBA{0, v, 0, 255}
-			if img[ChanOnset*plane+i] > 0 {
-				c = color.RGBA{v, 0, 0, 255}
 			}
 			y0 := (Pitches - 1 - p) * scale
 			for dy := 0; dy < scale; dy++ {

@@ -146,3 +146,26 @@ func TestWritePNG(t *testing.T) {
 		t.Fatalf("bottom cell %v", got)
 	}
 }
+
+func TestWritePNGMasked(t *testing.T) {
+	mask := make([]bool, Pitches*4)
+	mask[0*4+3] = true   // pitch 0, step 3: empty and masked
+	mask[127*4+1] = true // under a note: the note shows
+	var buf bytes.Buffer
+	if err := WritePNGMasked(&buf, []Note{{1, 2, 127, 127}}, 0, 4, 1, mask); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, g, b, _ := img.At(3, 127).RGBA(); r != 0 || g != 0 || b>>8 != 72 {
+		t.Fatalf("masked cell %d %d %d", r>>8, g>>8, b>>8)
+	}
+	if r, _, b, _ := img.At(1, 0).RGBA(); r>>8 != 254 || b != 0 {
+		t.Fatal("note under the mask hidden")
+	}
+	if err := WritePNGMasked(&buf, nil, 0, 4, 1, mask[:3]); err == nil {
+		t.Fatal("short mask accepted")
+	}
+}

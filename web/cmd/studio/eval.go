@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"latentstudio/studio/pianoroll"
@@ -30,6 +31,8 @@ func runEval(ctx context.Context, args []string) error {
 	maxWin := fs.Int("windows", 200, "at most this many windows (in corpus order)")
 	name := fs.String("inpainter", "copy-before", "what fills the masks")
 	out := fs.String("out", "", "also write the markdown table to this file")
+	pngDir := fs.String("png", "", "write truth and inpainted rolls of the first windows of each task here (PNG)")
+	pngCount := fs.Int("png-windows", 2, "windows per task drawn with -png")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,6 +59,11 @@ func runEval(ctx context.Context, args []string) error {
 	res, err := metrics.Run(wins, *width, tasks, inp)
 	if err != nil {
 		return err
+	}
+	if *pngDir != "" {
+		if err := drawEval(*pngDir, wins, *width, tasks, inp, *pngCount); err != nil {
+			return err
+		}
 	}
 	var all []metrics.Result
 	for _, t := range tasks {
@@ -104,4 +112,37 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	_, err = io.WriteString(w, sb.String())
 	return err
+}
+
+// drawEval writes <task>-<window>-truth.png and -<inpainter>.png with the mask tinted.
+func drawEval(dir string, wins [][]pianoroll.Note, width int, tasks []metrics.Task, inp metrics.Inpainter, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		m := t.Mask(width)
+		for i, win := range wins[:min(n, len(wins))] {
+			gen, err := inp(win, m)
+			if err != nil {
+				return err
+			}
+			for _, side := range []struct {
+				name  string
+				notes []pianoroll.Note
+			}{{"truth", win}, {"inpainted", gen}} {
+				f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d-%s.png", t.Name, i, side.name)))
+				if err != nil {
+					return err
+				}
+				err = pianoroll.WritePNGMasked(f, side.notes, 0, width, 2, m.Cells)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
