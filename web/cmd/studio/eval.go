@@ -24,7 +24,10 @@ var inpainters = map[string]metrics.Inpainter{
 	"copy-before": metrics.CopyBefore,
 }
 
-func runEval(ctx context.Context, args []string) error {
+func runEval(ctx context.Context, args []string) error { return evalTo(ctx, args, os.Stdout) }
+
+// evalTo runs the eval subcommand, printing its table to stdout.
+func evalTo(_ context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	valid := fs.String("valid", "build/music/valid.safetensors", "validation corpus (task data:music)")
 	width := fs.Int("width", 512, "window in steps (512 = 32 bars)")
@@ -101,14 +104,14 @@ func runEval(ctx context.Context, args []string) error {
 		sb.WriteString("\n")
 	}
 	fmt.Fprintf(&sb, "\n%s\n", metrics.DefinitionsSource)
-	w := io.Writer(os.Stdout)
+	w := stdout
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		w = io.MultiWriter(os.Stdout, f)
+		w = io.MultiWriter(stdout, f)
 	}
 	_, err = io.WriteString(w, sb.String())
 	return err
