@@ -23,6 +23,7 @@ func main() {
 	direct(p, "kernAVX512D", "Z", 12, 64, 24, 26, 6)
 	direct(p, "kernAVX2D", "Y", 6, 32, 12, 14, 2)
 	rows(p)
+	vec(p)
 	p(`
 // func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
@@ -329,6 +330,124 @@ geglu_loop:
 	ADDQ $32, DX
 	DECQ CX
 	JNZ geglu_loop
+	VZEROUPPER
+	RET`)
+}
+
+// vec emits AVX2 helpers for norms, modulation and RoPE; n is a positive multiple of 8.
+func vec(p func(string, ...any)) {
+	p(`
+// func dotAVX2(a, b *float32, n int) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	TESTQ $1, CX
+	JZ dot_pairs
+	VMOVUPS (SI), Y2
+	VFMADD231PS (DI), Y2, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+dot_pairs:
+	SHRQ $1, CX
+	JZ dot_done
+dot_loop:
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VFMADD231PS (DI), Y2, Y0
+	VFMADD231PS 32(DI), Y3, Y1
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ dot_loop
+dot_done:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VADDPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func scaleMulAVX2(out, x, w *float32, n int, s float32)
+// out[i] = x[i]·s·w[i]
+TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-36
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	VBROADCASTSS s+32(FP), Y8
+scalemul_loop:
+	VMULPS (SI), Y8, Y0
+	VMULPS (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ scalemul_loop
+	VZEROUPPER
+	RET
+
+// func mulAddAVX2(out, x, m, a *float32, n int)
+// out[i] = x[i]·m[i] + a[i]
+TEXT ·mulAddAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ a+24(FP), BX
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+muladd_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (BX), Y1
+	VFMADD231PS (DX), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	DECQ CX
+	JNZ muladd_loop
+	VZEROUPPER
+	RET
+
+// func ropeAVX2(out, in, c, s *float32, q int)
+// out[j] = in[j]·c[j] − in[j+q]·s[j], out[j+q] = in[j]·s[j] + in[j+q]·c[j] for j < q.
+TEXT ·ropeAVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ in+8(FP), SI
+	MOVQ c+16(FP), DX
+	MOVQ s+24(FP), BX
+	MOVQ q+32(FP), CX
+	MOVQ CX, R8
+	SHLQ $2, R8
+	SHRQ $3, CX
+rope_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS (BX), Y3
+	VMULPS Y2, Y0, Y4
+	VFNMADD231PS Y3, Y1, Y4
+	VMULPS Y3, Y0, Y5
+	VFMADD231PS Y2, Y1, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, (DI)(R8*1)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, BX
+	DECQ CX
+	JNZ rope_loop
 	VZEROUPPER
 	RET`)
 }

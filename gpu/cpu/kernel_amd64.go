@@ -25,6 +25,18 @@ func maxAVX2(v *float32, n int) float32
 //go:noescape
 func gegluTanhAVX2(out, a, gate *float32, n int)
 
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func scaleMulAVX2(out, x, w *float32, n int, s float32)
+
+//go:noescape
+func mulAddAVX2(out, x, m, a *float32, n int)
+
+//go:noescape
+func ropeAVX2(out, in, c, s *float32, q int)
+
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv() (eax, edx uint32)
 
@@ -91,4 +103,44 @@ func gegluTanhRow(out, a, g []float32, simd bool) {
 		n = 0
 	}
 	gegluTanhRowGo(out[n:], a[n:len(out)], g[n:len(out)])
+}
+
+// dot is Σ a[i]·b[i].
+func dot(a, b []float32, simd bool) float32 {
+	n := len(a) &^ 7
+	if !simd || n == 0 {
+		return dotGo(a, b)
+	}
+	return dotAVX2(&a[0], &b[0], n) + dotGo(a[n:], b[n:len(a)])
+}
+
+// scaleMul sets out[i] = x[i]·s·w[i].
+func scaleMul(out, x, w []float32, s float32, simd bool) {
+	n := len(out) &^ 7
+	if simd && n > 0 {
+		scaleMulAVX2(&out[0], &x[0], &w[0], n, s)
+	} else {
+		n = 0
+	}
+	scaleMulGo(out[n:], x[n:len(out)], w[n:len(out)], s)
+}
+
+// mulAdd sets out[i] = x[i]·m[i] + a[i].
+func mulAdd(out, x, m, a []float32, simd bool) {
+	n := len(out) &^ 7
+	if simd && n > 0 {
+		mulAddAVX2(&out[0], &x[0], &m[0], &a[0], n)
+	} else {
+		n = 0
+	}
+	mulAddGo(out[n:], x[n:len(out)], m[n:len(out)], a[n:len(out)])
+}
+
+// rot applies one RoPE half: pairs (j, j+q) of in rotate by the angles whose cos/sin are c, s.
+func rot(out, in, c, s []float32, simd bool) {
+	if simd && len(c)%8 == 0 && len(c) > 0 {
+		ropeAVX2(&out[0], &in[0], &c[0], &s[0], len(c))
+		return
+	}
+	rotGo(out, in, c, s)
 }

@@ -226,27 +226,21 @@ func (b *Backend) GEGLU(dst, x *gpu.Tensor, tanh bool) error {
 // Modulate implements gpu.Kernels.
 func (b *Backend) Modulate(dst, x, scale, shift *gpu.Tensor) error {
 	X, Y, S := f32(x), f32(dst), f32(scale)
-	var T []float32
-	if shift != nil {
-		T = f32(shift)
-	}
 	nb, c := x.Dim(0), x.Dim(-1)
+	m := make([]float32, len(S)) // 1 + scale, per sample
+	for i, v := range S {
+		m[i] = 1 + v
+	}
+	T := f32(shift)
+	if T == nil {
+		T = make([]float32, len(S))
+	}
 	tokens := len(X) / max(nb*c, 1)
+	simd := b.kern.simd
 	b.pool.rows(nb*tokens, max(1, (1<<13)/max(c, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			bi := r / tokens
-			s := S[bi*c : (bi+1)*c]
-			in, out := X[r*c:(r+1)*c], Y[r*c:(r+1)*c]
-			if T == nil {
-				for j, v := range in {
-					out[j] = v * (1 + s[j])
-				}
-				continue
-			}
-			t := T[bi*c : (bi+1)*c]
-			for j, v := range in {
-				out[j] = v*(1+s[j]) + t[j]
-			}
+			mulAdd(Y[r*c:(r+1)*c], X[r*c:(r+1)*c], m[bi*c:(bi+1)*c], T[bi*c:(bi+1)*c], simd)
 		}
 	})
 	return nil
@@ -255,32 +249,50 @@ func (b *Backend) Modulate(dst, x, scale, shift *gpu.Tensor) error {
 // RMSNorm implements gpu.Kernels.
 func (b *Backend) RMSNorm(dst, x, w *gpu.Tensor, eps float32) error {
 	X, Y := f32(x), f32(dst)
-	var W []float32
-	if w != nil {
-		W = f32(w)
-	}
 	d := x.Dim(-1)
+	W := f32(w)
+	if W == nil {
+		W = ones(d)
+	}
 	rows := len(X) / max(d, 1)
+	simd := b.kern.simd
 	b.pool.rows(rows, max(1, (1<<13)/max(d, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			in, out := X[r*d:(r+1)*d], Y[r*d:(r+1)*d]
-			var ss float32
-			for _, v := range in {
-				ss += v * v
-			}
+			in := X[r*d : (r+1)*d]
+			ss := dot(in, in, simd)
 			inv := float32(1 / math.Sqrt(float64(ss)/float64(d)+float64(eps)))
-			if W == nil {
-				for j, v := range in {
-					out[j] = v * inv
-				}
-			} else {
-				for j, v := range in {
-					out[j] = v * inv * W[j]
-				}
-			}
+			scaleMul(Y[r*d:(r+1)*d], in, W, inv, simd)
 		}
 	})
 	return nil
+}
+
+func ones(n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+func dotGo(a, b []float32) float32 {
+	var s float32
+	for i, x := range a {
+		s += x * b[i]
+	}
+	return s
+}
+
+func scaleMulGo(out, x, w []float32, s float32) {
+	for i, v := range x {
+		out[i] = v * s * w[i]
+	}
+}
+
+func mulAddGo(out, x, m, a []float32) {
+	for i, v := range x {
+		out[i] = v*m[i] + a[i]
+	}
 }
 
 // LayerNorm implements gpu.Kernels.
@@ -451,7 +463,8 @@ func (b *Backend) Reduce(dst, x *gpu.Tensor, ax int, op gpu.ReduceOp) error {
 	return nil
 }
 
-// Permute implements gpu.Kernels.
+// Permute implements gpu.Kernels. Rows of the output's last axis are gathered with an
+// odometer over the other axes (one division per chunk, not per row).
 func (b *Backend) Permute(dst, x *gpu.Tensor, perm []int) error {
 	X, Y := f32(x), f32(dst)
 	s := dst.Shape()
@@ -465,19 +478,30 @@ func (b *Backend) Permute(dst, x *gpu.Tensor, perm []int) error {
 	rows := len(Y) / max(inner, 1)
 	st := pst[r-1]
 	b.pool.rows(rows, max(1, (1<<14)/max(inner, 1)), func(lo, hi int) {
+		idx := make([]int, r-1)
+		off, rem := 0, lo
+		for ax := r - 2; ax >= 0; ax-- {
+			idx[ax] = rem % s[ax]
+			off += idx[ax] * pst[ax]
+			rem /= s[ax]
+		}
 		for row := lo; row < hi; row++ {
-			off, rem := 0, row
-			for ax := r - 2; ax >= 0; ax-- {
-				off += (rem % s[ax]) * pst[ax]
-				rem /= s[ax]
-			}
 			out := Y[row*inner : (row+1)*inner]
 			if st == 1 {
 				copy(out, X[off:off+inner])
-				continue
+			} else {
+				for j := range out {
+					out[j] = X[off+j*st]
+				}
 			}
-			for j := range out {
-				out[j] = X[off+j*st]
+			for ax := r - 2; ax >= 0; ax-- { // next row
+				idx[ax]++
+				off += pst[ax]
+				if idx[ax] < s[ax] {
+					break
+				}
+				off -= idx[ax] * pst[ax]
+				idx[ax] = 0
 			}
 		}
 	})
@@ -622,14 +646,14 @@ func (b *Backend) RoPE2D(dst, x *gpu.Tensor, base float32) error {
 		for row := lo; row < hi; row++ {
 			t, r := row%w, (row/w)%h
 			in, out := X[row*d:(row+1)*d], Y[row*d:(row+1)*d]
-			rot(out[:2*q], in[:2*q], cr[r*q:(r+1)*q], sr[r*q:(r+1)*q])
-			rot(out[2*q:], in[2*q:], cc[t*q:(t+1)*q], sc[t*q:(t+1)*q])
+			rot(out[:2*q], in[:2*q], cr[r*q:(r+1)*q], sr[r*q:(r+1)*q], b.kern.simd)
+			rot(out[2*q:], in[2*q:], cc[t*q:(t+1)*q], sc[t*q:(t+1)*q], b.kern.simd)
 		}
 	})
 	return nil
 }
 
-func rot(out, in, c, s []float32) {
+func rotGo(out, in, c, s []float32) {
 	q := len(c)
 	for j := range q {
 		x1, x2 := in[j], in[j+q]

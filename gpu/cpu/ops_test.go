@@ -113,7 +113,7 @@ func TestConv2D(t *testing.T) {
 func TestNorms(t *testing.T) {
 	c, _ := newCtx(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	rows, d := 37, 48
+	rows, d := 37, 45 // 45 = five vectors of 8 and a tail
 	x, w, b := randn(r, rows*d), randn(r, d), randn(r, d)
 	for i := range x {
 		x[i] = x[i]*3 + 1 // an offset and a scale the norms must remove
@@ -201,23 +201,25 @@ func TestAttentionAndWindows(t *testing.T) {
 func TestRoPE2D(t *testing.T) {
 	c, _ := newCtx(t)
 	r := rand.New(rand.NewPCG(9, 10))
-	b, n, h, w, d := 2, 3, 4, 5, 16
-	x := randn(r, b*n*h*w*d)
-	got := get(t, c, c.RoPE2D(c.Upload(x, b, n, h, w, d), 1000))
-	want := make([]float64, len(x))
-	half, q := d/2, d/4
-	for row := range len(x) / d {
-		idx := unravel(row, []int{b, n, h, w})
-		for a, pos := range []int{idx[2], idx[3]} {
-			for j := range q {
-				th := float64(pos) * math.Pow(1000, -float64(j)/float64(q))
-				x1, x2 := float64(x[row*d+a*half+j]), float64(x[row*d+a*half+j+q])
-				want[row*d+a*half+j] = x1*math.Cos(th) - x2*math.Sin(th)
-				want[row*d+a*half+j+q] = x1*math.Sin(th) + x2*math.Cos(th)
+	for _, d := range []int{16, 64} { // 64: the model's head size, on the vector path
+		b, n, h, w := 2, 3, 4, 5
+		x := randn(r, b*n*h*w*d)
+		got := get(t, c, c.RoPE2D(c.Upload(x, b, n, h, w, d), 1000))
+		want := make([]float64, len(x))
+		half, q := d/2, d/4
+		for row := range len(x) / d {
+			idx := unravel(row, []int{b, n, h, w})
+			for a, pos := range []int{idx[2], idx[3]} {
+				for j := range q {
+					th := float64(pos) * math.Pow(1000, -float64(j)/float64(q))
+					x1, x2 := float64(x[row*d+a*half+j]), float64(x[row*d+a*half+j+q])
+					want[row*d+a*half+j] = x1*math.Cos(th) - x2*math.Sin(th)
+					want[row*d+a*half+j+q] = x1*math.Sin(th) + x2*math.Cos(th)
+				}
 			}
 		}
+		near(t, "rope2d", got, want, 1e-5, 1e-5)
 	}
-	near(t, "rope2d", got, want, 1e-5, 1e-5)
 }
 
 func TestElementwise(t *testing.T) {
@@ -261,13 +263,17 @@ func TestElementwise(t *testing.T) {
 		near(t, "geglu", get(t, c, c.GEGLU(X, tanh)), want, 1e-5, 1e-5)
 	}
 	// Modulate over [B, T, C] with per-sample scale and shift.
-	mx, sc, sh := randn(r, 2*6*5), randn(r, 2*5), randn(r, 2*5)
+	mx, sc, sh := randn(r, 2*6*13), randn(r, 2*13), randn(r, 2*13) // 13 = a vector of 8 and a tail
 	want := make([]float64, len(mx))
+	wantNoShift := make([]float64, len(mx))
 	for i := range want {
-		bi, ch := i/30, i%5
-		want[i] = float64(mx[i])*(1+float64(sc[bi*5+ch])) + float64(sh[bi*5+ch])
+		bi, ch := i/(6*13), i%13
+		wantNoShift[i] = float64(mx[i]) * (1 + float64(sc[bi*13+ch]))
+		want[i] = wantNoShift[i] + float64(sh[bi*13+ch])
 	}
-	near(t, "modulate", get(t, c, c.Modulate(c.Upload(mx, 2, 6, 5), c.Upload(sc, 2, 5), c.Upload(sh, 2, 5))), want, 1e-6, 1e-6)
+	MX, SC := c.Upload(mx, 2, 6, 13), c.Upload(sc, 2, 13)
+	near(t, "modulate", get(t, c, c.Modulate(MX, SC, c.Upload(sh, 2, 13))), want, 1e-6, 1e-6)
+	near(t, "modulate without shift", get(t, c, c.Modulate(MX, SC, nil)), wantNoShift, 1e-6, 1e-6)
 	// Affine, Lerp with a scalar factor.
 	a, b := randn(r, 12), randn(r, 12)
 	wantL := make([]float64, 12)
