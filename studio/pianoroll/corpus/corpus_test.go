@@ -51,7 +51,7 @@ func TestChordSpelling(t *testing.T) {
 }
 
 func TestMMASong(t *testing.T) {
-	grooves := []string{"Swing", "8Beat", "BossaNova"}
+	grooves := []string{"Swing", "SwingIntro", "SwingEnd", "SwingFill", "SwingSus", "8Beat", "BossaNova"}
 	a1, t1, err := MMASong(rand.New(rand.NewPCG(7, 7)), grooves)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +61,7 @@ func TestMMASong(t *testing.T) {
 		t.Fatal("the same seed wrote different songs")
 	}
 	melodies := 0
+	seen := map[string]int{}
 	for i := 0; i < 50; i++ {
 		_, text, err := MMASong(rand.New(rand.NewPCG(uint64(i), 1)), grooves)
 		if err != nil {
@@ -89,8 +90,32 @@ func TestMMASong(t *testing.T) {
 				}
 			}
 		}
-		if bars < 33 || bars > 97 {
+		if bars < 34 || bars > 98 {
 			t.Fatalf("%d bars", bars)
+		}
+		// the groove plan: never an intro/ending/fill as the body, a fill lasts one bar
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			g, ok := strings.CutPrefix(l, "Groove ")
+			if !ok {
+				continue
+			}
+			seen[g]++
+			if g == "SwingFill" {
+				rest := strings.Join(lines[i+1:], "\n")
+				next := strings.Index(rest, "Groove ")
+				if next < 0 || strings.Count(rest[:next], "\n") > 6+5 { // AllTracks lines + one bar
+					t.Fatalf("fill not followed by a groove within a bar:\n%s", rest)
+				}
+			}
+			if !strings.HasPrefix(lines[i+1], "AllTracks Bass Chord Arpeggio Scale Walk Plectrum Voice Piano1") {
+				t.Fatalf("groove change without the piano voicing after it")
+			}
+		}
+	}
+	for _, g := range []string{"SwingIntro", "SwingEnd", "SwingFill", "Swing", "8Beat"} {
+		if seen[g] == 0 {
+			t.Errorf("no song used %s: %v", g, seen)
 		}
 	}
 	if melodies < 25 || melodies == 50 {
