@@ -58,9 +58,15 @@ func (c *Context) Sync() error {
 }
 
 // Reset starts a new pass: the arena hands out its buffers again from the first, and the error
-// is cleared. Tensors from the previous pass must not be used after Reset.
+// is cleared. Tensors from the previous pass must not be used after Reset. After a pass that
+// allocated new buffers, Reset plans the arena: tensors whose lifetimes do not overlap (from
+// allocation to last use as an op input or a download) share one buffer, so a pass holds
+// about its peak of live tensors rather than all of them.
 func (c *Context) Reset() {
-	c.arena.next = 0
+	if c.arena.dirty {
+		c.plan()
+	}
+	c.arena.next, c.arena.clock = 0, 0
 	c.err = nil
 }
 
@@ -72,31 +78,119 @@ func (c *Context) Close() {
 		}
 	}
 	c.graphs = nil
-	for _, b := range c.arena.bufs {
+	for _, b := range c.arena.phys {
 		c.be.Free(b.s)
 	}
 	c.arena = arena{}
 }
 
 // ArenaStats reports how many buffers the arena holds, their total bytes, and how many
-// allocations missed (needed a new buffer) since the context was made.
+// allocations missed (needed a new buffer from the backend) since the context was made.
 func (c *Context) ArenaStats() (buffers int, bytes int64, misses int) {
-	for _, b := range c.arena.bufs {
+	for _, b := range c.arena.phys {
 		bytes += int64(b.s.Bytes())
 	}
-	return len(c.arena.bufs), bytes, c.arena.misses
+	return len(c.arena.phys), bytes, c.arena.misses
 }
 
-type arenaBuf struct {
+// arenaSlot is the n-th allocation of a pass; born and last are clock values of the last pass.
+type arenaSlot struct {
+	dt         DType
+	elems      int
+	phys       int
+	born, last int
+}
+
+type physBuf struct {
 	dt    DType
 	elems int
 	s     Storage
 }
 
 type arena struct {
-	bufs   []arenaBuf
+	slots  []arenaSlot
+	phys   []physBuf
+	owner  []int // per buffer: the slot that last took it in this pass
 	next   int
+	clock  int  // advances by one per allocation
+	dirty  bool // this pass made new slots: plan at Reset
 	misses int
+}
+
+// use records that t is read by the op about to allocate its output (or by a download), so
+// the output never shares t's buffer. A tensor read after the plan gave its buffer to a later
+// tensor (the pass reads tensors in a different pattern than the pass that was planned) is an
+// error for this pass; the next Reset plans again with the new lifetimes.
+func (c *Context) use(t *Tensor) {
+	a := &c.arena
+	if t == nil || t.slot <= 0 || t.slot > len(a.slots) {
+		return
+	}
+	s := &a.slots[t.slot-1]
+	s.last = max(s.last, a.clock+1)
+	if a.owner[s.phys] != t.slot-1 {
+		a.dirty = true
+		c.fail(fmt.Errorf("gpu: %v (arena slot %d) was read after its buffer was reused: this pass reads tensors later than the pass the arena was planned on; the next pass replans", t, t.slot-1))
+	}
+}
+
+// plan maps slots onto shared buffers: in allocation order, a slot takes a buffer of its dtype
+// and size whose previous occupant was last used before the slot was born. Existing buffers are
+// kept where the plan needs them, so planning allocates nothing when buffers suffice.
+func (c *Context) plan() {
+	a := &c.arena
+	type key struct {
+		dt    DType
+		elems int
+	}
+	old := map[key][]Storage{}
+	for _, p := range a.phys {
+		k := key{p.dt, p.elems}
+		old[k] = append(old[k], p.s)
+	}
+	var phys []physBuf
+	freeAt := []int{}
+	for i := range a.slots {
+		s := &a.slots[i]
+		s.phys = -1
+		for j, p := range phys {
+			if p.dt == s.dt && p.elems == s.elems && freeAt[j] < s.born {
+				s.phys = j
+				break
+			}
+		}
+		if s.phys < 0 {
+			k := key{s.dt, s.elems}
+			var st Storage
+			if l := old[k]; len(l) > 0 {
+				st, old[k] = l[len(l)-1], l[:len(l)-1]
+			} else {
+				var err error
+				if st, err = c.be.Alloc(s.dt, s.elems); err != nil {
+					c.fail(fmt.Errorf("gpu: planning the arena: %w", err))
+					return
+				}
+				a.misses++
+			}
+			phys = append(phys, physBuf{s.dt, s.elems, st})
+			freeAt = append(freeAt, 0)
+			s.phys = len(phys) - 1
+		}
+		freeAt[s.phys] = max(s.last, s.born)
+	}
+	for _, l := range old {
+		for _, st := range l {
+			c.be.Free(st)
+		}
+	}
+	a.phys, a.dirty = phys, false
+	a.owner = make([]int, len(phys))
+	for k := range c.graphs { // captured graphs point at the old buffers
+		if g := c.graphs[k]; g.graph != nil {
+			g.graph.Destroy()
+		}
+		delete(c.graphs, k)
+	}
 }
 
 // ok reports whether ops should still run.
@@ -131,28 +225,34 @@ func dead(shape Shape) *Tensor {
 	return &Tensor{shape: shape.Clone()}
 }
 
-// alloc takes the arena's next buffer, reusing it when it matches.
+// alloc takes the arena's next slot: its planned buffer when the pass repeats the last one,
+// else (a new or changed pass) a buffer of its own until the next Reset plans again.
 func (c *Context) alloc(op string, dt DType, shape Shape) *Tensor {
 	n := shape.Elems()
 	a := &c.arena
-	if a.next < len(a.bufs) {
-		b := a.bufs[a.next]
-		if b.dt == dt && b.elems == n {
-			a.next++
-			return &Tensor{shape: shape.Clone(), dtype: dt, buf: b.s}
-		}
-		c.be.Free(b.s) // the pass changed shape: replan from here
-		a.bufs = a.bufs[:a.next]
+	a.clock++
+	i := a.next
+	if i < len(a.slots) && a.slots[i].dt == dt && a.slots[i].elems == n && !a.dirty {
+		s := &a.slots[i]
+		s.born, s.last = a.clock, a.clock
+		a.owner[s.phys] = i
+		a.next++
+		return &Tensor{shape: shape.Clone(), dtype: dt, buf: a.phys[s.phys].s, slot: i + 1}
 	}
+	// The pass differs from the planned one: from here on every slot gets its own buffer.
+	a.slots = a.slots[:i]
+	a.dirty = true
 	s, err := c.be.Alloc(dt, n)
 	if err != nil {
 		c.fail(fmt.Errorf("gpu: %s: allocating %s%v: %w", op, dt, shape, err))
 		return dead(shape)
 	}
 	a.misses++
-	a.bufs = append(a.bufs, arenaBuf{dt, n, s})
+	a.phys = append(a.phys, physBuf{dt, n, s})
+	a.owner = append(a.owner, i)
+	a.slots = append(a.slots, arenaSlot{dt: dt, elems: n, phys: len(a.phys) - 1, born: a.clock, last: a.clock})
 	a.next++
-	return &Tensor{shape: shape.Clone(), dtype: dt, buf: s}
+	return &Tensor{shape: shape.Clone(), dtype: dt, buf: s, slot: i + 1}
 }
 
 // run calls a kernel and records its error.
@@ -181,6 +281,9 @@ func (c *Context) live(op string, ts ...*Tensor) bool {
 			c.failf(op, "input %d is %v: ops take F32 (Cast first)", i, t)
 			return false
 		}
+	}
+	for _, t := range ts {
+		c.use(t)
 	}
 	return true
 }
@@ -212,6 +315,7 @@ func (c *Context) Write(t *Tensor, data []float32) {
 		c.failf("write", "%d values for %v", len(data), t)
 		return
 	}
+	c.use(t)
 	c.run("write", t, c.be.Write(t, f32Bytes(data), F32))
 }
 
@@ -237,6 +341,7 @@ func (c *Context) DownloadInto(dst []float32, t *Tensor) error {
 		c.failf("download", "destination holds %d values, tensor %v has %d", len(dst), t, t.Elems())
 		return c.err
 	}
+	c.use(t)
 	if err := c.be.Read(dst, t); err != nil {
 		c.fail(fmt.Errorf("gpu: download %v: %w", t, err))
 	}
@@ -293,8 +398,8 @@ func f32Bytes(v []float32) []byte {
 }
 
 // Capturer is implemented by backends that can record the kernels queued by f into a graph
-// and replay it (CUDA stream capture). f allocates nothing during capture: Replay runs a pass
-// uncaptured first, so every arena buffer already exists.
+// and replay it (CUDA stream capture). f allocates nothing during capture: Replay runs f
+// uncaptured first and captures only once the arena is planned and the pass repeats.
 type Capturer interface {
 	Capture(f func() error) (Graph, error)
 }
@@ -307,7 +412,7 @@ type Graph interface {
 
 type replay struct {
 	start, end int
-	runs       int
+	clock      int // the arena clock after f
 	out        *Tensor
 	graph      Graph
 }
@@ -327,12 +432,12 @@ func (c *Context) Replay(key string, f func() *Tensor) *Tensor {
 		return f()
 	}
 	r := c.graphs[key]
-	if r != nil && r.start == c.arena.next && r.end <= len(c.arena.bufs) && r.graph != nil {
+	if r != nil && r.start == c.arena.next && r.end <= len(c.arena.slots) && r.graph != nil && !c.arena.dirty {
 		if err := r.graph.Launch(); err != nil {
 			c.fail(fmt.Errorf("gpu: replay %q: %w", key, err))
 			return dead(r.out.shape)
 		}
-		c.arena.next = r.end
+		c.arena.next, c.arena.clock = r.end, r.clock
 		return r.out
 	}
 	if r != nil && r.graph != nil {
@@ -340,9 +445,9 @@ func (c *Context) Replay(key string, f func() *Tensor) *Tensor {
 		r = nil
 	}
 	start := c.arena.next
-	if r == nil || r.start != start {
+	if r == nil || r.start != start || c.arena.dirty {
 		out := f()
-		c.graphs[key] = &replay{start: start, end: c.arena.next, runs: 1, out: out}
+		c.graphs[key] = &replay{start: start, end: c.arena.next, clock: c.arena.clock, out: out}
 		return out
 	}
 	var out *Tensor
@@ -354,9 +459,9 @@ func (c *Context) Replay(key string, f func() *Tensor) *Tensor {
 		c.fail(fmt.Errorf("gpu: capture %q: %w", key, err))
 		return dead(nil)
 	}
-	if c.arena.next != r.end {
+	if c.arena.next != r.end || c.arena.dirty {
 		g.Destroy() // allocation pattern changed between runs: do not trust the graph
-		c.graphs[key] = &replay{start: start, end: c.arena.next, runs: 1, out: out}
+		c.graphs[key] = &replay{start: start, end: c.arena.next, clock: c.arena.clock, out: out}
 		return out
 	}
 	r.graph, r.out = g, out

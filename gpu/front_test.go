@@ -167,3 +167,42 @@ func TestPhiloxKnownAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestArenaPlanSharesBuffersAndCatchesLateReads: after a pass, Reset plans the arena so tensors
+// with disjoint lifetimes share buffers; a later pass that reads a tensor after its planned
+// lifetime gets an error (not silently wrong values), and the pass after it is replanned.
+func TestArenaPlanSharesBuffersAndCatchesLateReads(t *testing.T) {
+	c := gpu.NewContext(context.Background(), openCPU(t))
+	chain := func(late bool) ([]float32, error) {
+		c.Reset()
+		x := c.Upload([]float32{1, 2, 3, 4}, 4)
+		first := c.Scale(x, 2)
+		y := first
+		for range 6 {
+			y = c.Scale(y, 2) // each step's input dies: the plan reuses buffers
+		}
+		if late {
+			y = c.Add(y, first) // first is read long after its planned last use
+		}
+		return c.Download(y)
+	}
+	if _, err := chain(false); err != nil {
+		t.Fatal(err)
+	}
+	unplanned, _, _ := c.ArenaStats()
+	got, err := chain(false)
+	if err != nil || got[3] != 4*128 {
+		t.Fatalf("planned pass: %v %v", got, err)
+	}
+	planned, _, _ := c.ArenaStats()
+	if planned >= unplanned {
+		t.Fatalf("planning kept %d of %d buffers", planned, unplanned)
+	}
+	if _, err := chain(true); err == nil || !strings.Contains(err.Error(), "reused") {
+		t.Fatalf("late read: want an error, got %v", err)
+	}
+	got, err = chain(true) // replanned with the new lifetimes
+	if err != nil || got[3] != 4*128+4*2 {
+		t.Fatalf("replanned pass: %v %v", got, err)
+	}
+}

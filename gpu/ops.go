@@ -31,15 +31,19 @@ func (c *Context) Reshape(t *Tensor, shape ...int) *Tensor {
 		c.failf("reshape", "cannot view %v as %v", t, Shape(shape))
 		return dead(s)
 	}
-	return &Tensor{shape: s, dtype: t.dtype, buf: t.buf}
+	return &Tensor{shape: s, dtype: t.dtype, buf: t.buf, slot: t.slot}
 }
 
 // Cast converts t to dt (F32 ⇄ F16/BF16, round to nearest even).
 func (c *Context) Cast(t *Tensor, dt DType) *Tensor {
-	if !c.ok() || t == nil || t.buf == nil {
+	if !c.ok() {
+		return dead(nil)
+	}
+	if t == nil || t.buf == nil {
 		c.failf("cast", "input %v has no storage", t)
 		return dead(nil)
 	}
+	c.use(t)
 	out := c.alloc("cast", dt, t.shape)
 	if !c.ok() {
 		return out
@@ -557,7 +561,7 @@ func padRank(t *Tensor, n int) *Tensor {
 	for i := range s {
 		s[i] = 1
 	}
-	return &Tensor{shape: append(s, t.shape...), dtype: t.dtype, buf: t.buf}
+	return &Tensor{shape: append(s, t.shape...), dtype: t.dtype, buf: t.buf, slot: t.slot}
 }
 
 // Binary applies op with numpy broadcasting.

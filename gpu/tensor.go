@@ -84,6 +84,7 @@ type Tensor struct {
 	shape Shape
 	dtype DType
 	buf   Storage
+	slot  int // 1 + the arena slot that made it (0: a weight or a placeholder)
 }
 
 // NewTensor wraps a backend buffer; backends and tests use it, model code gets tensors from a
