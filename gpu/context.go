@@ -418,9 +418,9 @@ type replay struct {
 }
 
 // Replay runs f, one fixed-shape piece of a pass (typically the whole model forward), and
-// returns its output. On a backend with graphs, the first call under key runs f normally (which
-// fills the arena), the second captures it and later calls replay the graph without calling f
-// at all. So f must depend only on tensors made before Replay in the same pass (write new
+// returns its output. On a backend with graphs, f runs normally until the arena is planned and
+// the pass repeats (pass 1 fills the arena, Reset plans it, pass 2 runs on the plan), then one
+// call captures it and later calls replay the graph without calling f at all. So f must depend only on tensors made before Replay in the same pass (write new
 // input values into them with Write) and on weights; call it at the same point of every pass.
 // On other backends (CPU) Replay just calls f, whose buffers the arena already reuses.
 func (c *Context) Replay(key string, f func() *Tensor) *Tensor {
