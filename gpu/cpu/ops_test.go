@@ -553,3 +553,75 @@ func TestRandN(t *testing.T) {
 		t.Fatalf("noise looks wrong: %d equal to another seed, mean %.3f var %.3f", same, m, v)
 	}
 }
+
+// TestLayoutProperty checks Permute, Concat, Slice, Pad and Reduce on random shapes against
+// index-by-index references, and round trips (a permutation then its inverse, pad then slice).
+func TestLayoutProperty(t *testing.T) {
+	c, _ := newCtx(t)
+	r := rand.New(rand.NewPCG(31, 32))
+	for trial := range 150 {
+		rank := 1 + r.IntN(5)
+		s := make([]int, rank)
+		for i := range s {
+			s[i] = 1 + r.IntN(4)
+		}
+		x := randn(r, prod(s))
+		X := c.Upload(x, s...)
+		perm := r.Perm(rank)
+		ps := make([]int, rank)
+		for i, p := range perm {
+			ps[i] = s[p]
+		}
+		P := c.Permute(X, perm...)
+		pv := get(t, c, P)
+		for i := range pv {
+			idx := unravel(i, ps)
+			src := make([]int, rank)
+			for a, p := range perm {
+				src[p] = idx[a]
+			}
+			if pv[i] != x[ravel(src, s)] {
+				t.Fatalf("trial %d: permute %v of %v wrong at %d", trial, perm, s, i)
+			}
+		}
+		inv := make([]int, rank)
+		for i, p := range perm {
+			inv[p] = i
+		}
+		near(t, "permute round trip", get(t, c, c.Permute(P, inv...)), f64(x), 0, 0)
+
+		ax := r.IntN(rank)
+		before, after := make([]int, rank), make([]int, rank)
+		for i := range before {
+			before[i], after[i] = r.IntN(3), r.IntN(3)
+		}
+		pad := c.Pad(X, before, after, 9)
+		back := pad
+		for a := range rank {
+			back = c.Slice(back, a, before[a], before[a]+s[a])
+		}
+		near(t, "pad then slice", get(t, c, back), f64(x), 0, 0)
+		extra := 1 + r.IntN(3)
+		s2 := append([]int{}, s...)
+		s2[ax] = extra
+		y := randn(r, prod(s2))
+		cat := c.Concat(ax, X, c.Upload(y, s2...))
+		near(t, "concat then slice (first)", get(t, c, c.Slice(cat, ax, 0, s[ax])), f64(x), 0, 0)
+		near(t, "concat then slice (second)", get(t, c, c.Slice(cat, ax, s[ax], s[ax]+extra)), f64(y), 0, 0)
+
+		sum := get(t, c, c.Sum(X, ax))
+		os := append(append([]int{}, s[:ax]...), s[ax+1:]...)
+		for i := range sum {
+			idx := unravel(i, os)
+			full := append(append(append([]int{}, idx[:ax]...), 0), idx[ax:]...)
+			var want float64
+			for a := range s[ax] {
+				full[ax] = a
+				want += float64(x[ravel(full, s)])
+			}
+			if math.Abs(float64(sum[i])-want) > 1e-5 {
+				t.Fatalf("trial %d: sum over %d of %v wrong at %d", trial, ax, s, i)
+			}
+		}
+	}
+}

@@ -110,6 +110,9 @@ func Parse(data []byte) (*File, error) {
 			if d < 0 {
 				return nil, fmt.Errorf("%w: tensor %q has negative shape %v", ErrNotSafetensors, name, e.Shape)
 			}
+			if d > 0 && elems > uint64(len(body))/uint64(d) { // also stops overflow
+				return nil, fmt.Errorf("%w: tensor %q shape %v is larger than the file", ErrTruncated, name, e.Shape)
+			}
 			elems *= uint64(d)
 		}
 		if e.Offsets[1]-e.Offsets[0] != elems*uint64(size) {

@@ -141,3 +141,28 @@ func TestBindErrorsNameTheTensor(t *testing.T) {
 		t.Errorf("unknown dim: %v", err)
 	}
 }
+
+// FuzzParse: any bytes either parse into tensors whose data lies inside the input, or fail
+// with an error; never a panic.
+func FuzzParse(f *testing.F) {
+	good := sample()
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add(good[:12])
+	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":{\"dtype\":\"F32\"}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := safetensors.Parse(data)
+		if err != nil {
+			return
+		}
+		for _, n := range st.Names() {
+			info, err := st.Tensor(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := info.Float32(); err != nil && info.DType == "F32" {
+				t.Fatal(err)
+			}
+		}
+	})
+}
