@@ -75,3 +75,32 @@ func BenchmarkSoftmax(b *testing.B) {
 		be.Softmax(y, x)
 	}
 }
+
+// BenchmarkConv2D measures convolutions at VAE-like shapes (64×64 feature maps).
+func BenchmarkConv2D(b *testing.B) {
+	be := New(0)
+	defer be.Close()
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, s := range []struct {
+		name        string
+		c, o, k, hw int
+		p           gpu.ConvParams
+	}{
+		{"3x3_64to64_64px", 64, 64, 3, 64, gpu.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
+		{"1x1_128to64_64px", 128, 64, 1, 64, gpu.ConvParams{StrideH: 1, StrideW: 1, Groups: 1}},
+		{"3x3s2_64to128_64px", 64, 128, 3, 64, gpu.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1, Groups: 1}},
+		{"dw3x3_128_64px", 128, 128, 3, 64, gpu.ConvParams{StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 128}},
+	} {
+		b.Run(s.name, func(b *testing.B) {
+			oh := (s.hw+2*s.p.PadH-s.k)/s.p.StrideH + 1
+			x := benchTensor(b, be, r, 1, s.c, s.hw, s.hw)
+			w := benchTensor(b, be, r, s.o, s.c/s.p.Groups, s.k, s.k)
+			y := benchTensor(b, be, r, 1, s.o, oh, oh)
+			for b.Loop() {
+				be.Conv2D(y, x, w, nil, s.p)
+			}
+			flops := 2 * float64(s.o*oh*oh*(s.c/s.p.Groups)*s.k*s.k)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -27,21 +27,30 @@ func (b *Backend) Conv2D(dst, x, w, bias *gpu.Tensor, p gpu.ConvParams) error {
 					bv = B[ch]
 				}
 				for i := range oh {
-					for j := range ow {
-						s := bv
-						for u := range kh {
-							r := i*p.StrideH - p.PadH + u
-							if r < 0 || r >= h {
-								continue
+					row := out[i*ow : (i+1)*ow]
+					for j := range row {
+						row[j] = bv
+					}
+					for u := range kh {
+						r := i*p.StrideH - p.PadH + u
+						if r < 0 || r >= h {
+							continue
+						}
+						src := in[r*wd : (r+1)*wd]
+						for v := range kw {
+							kv := k[u*kw+v]
+							// output columns whose tap v lands inside the row
+							jlo := 0
+							if d := p.PadW - v; d > 0 {
+								jlo = (d + p.StrideW - 1) / p.StrideW
 							}
-							for v := range kw {
-								col := j*p.StrideW - p.PadW + v
-								if col >= 0 && col < wd {
-									s += in[r*wd+col] * k[u*kw+v]
-								}
+							jhi := min(ow, (wd-1+p.PadW-v)/p.StrideW+1)
+							col := jlo*p.StrideW - p.PadW + v
+							for j := jlo; j < jhi; j++ {
+								row[j] += kv * src[col]
+								col += p.StrideW
 							}
 						}
-						out[i*ow+j] = s
 					}
 				}
 			}
@@ -53,7 +62,9 @@ func (b *Backend) Conv2D(dst, x, w, bias *gpu.Tensor, p gpu.ConvParams) error {
 	direct := kh == 1 && kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 	var cols []float32
 	if !direct {
-		cols = make([]float32, kdim*npix)
+		cb := getBuf(kdim * npix)
+		defer packPool.Put(cb)
+		cols = *cb
 	}
 	for n := range nb {
 		for gi := range g {
