@@ -19,14 +19,14 @@ func (b *Backend) Attention(dst, q, k, v *gpu.Tensor, scale float32) error {
 		rows := min(attnBlock, lq-r0)
 		sp := getBuf(rows * lk)
 		S := *sp
-		qm := matrix{Q[(h*lq+r0)*d : (h*lq+r0+rows)*d], d, 1}
-		km := matrix{K[h*lk*d : (h+1)*lk*d], 1, d}            // kᵀ: element (e, j) = k[j][e]
+		qm := matrix{d: Q[(h*lq+r0)*d : (h*lq+r0+rows)*d], rs: d, cs: 1}
+		km := matrix{d: K[h*lk*d : (h+1)*lk*d], rs: 1, cs: d} // kᵀ: element (e, j) = k[j][e]
 		gemm(nil, b.kern, rows, lk, d, 1, qm, km, S, lk, nil) // alpha 1 keeps q unpacked; scale goes into the softmax
 		for r := range rows {
 			softmaxRow(S[r*lk:(r+1)*lk], scale, b.kern.simd)
 		}
-		vm := matrix{V[h*lk*dv : (h+1)*lk*dv], dv, 1}
-		gemm(nil, b.kern, rows, dv, lk, 1, matrix{S, lk, 1}, vm, O[(h*lq+r0)*dv:(h*lq+r0+rows)*dv], dv, nil)
+		vm := matrix{d: V[h*lk*dv : (h+1)*lk*dv], rs: dv, cs: 1}
+		gemm(nil, b.kern, rows, dv, lk, 1, matrix{d: S, rs: lk, cs: 1}, vm, O[(h*lq+r0)*dv:(h*lq+r0+rows)*dv], dv, nil)
 		packPool.Put(sp)
 	})
 	return nil

@@ -39,12 +39,7 @@ func (b *Backend) Conv2D(dst, x, w, bias *gpu.Tensor, p gpu.ConvParams) error {
 						src := in[r*wd : (r+1)*wd]
 						for v := range kw {
 							kv := k[u*kw+v]
-							// output columns whose tap v lands inside the row
-							jlo := 0
-							if d := p.PadW - v; d > 0 {
-								jlo = (d + p.StrideW - 1) / p.StrideW
-							}
-							jhi := min(ow, (wd-1+p.PadW-v)/p.StrideW+1)
+							jlo, jhi := tapRange(ow, wd, p.PadW, p.StrideW, v)
 							col := jlo*p.StrideW - p.PadW + v
 							for j := jlo; j < jhi; j++ {
 								row[j] += kv * src[col]
@@ -107,15 +102,38 @@ func im2col(b *Backend, cols, in []float32, c, h, w, kh, kw, oh, ow int, p gpu.C
 					}
 					continue
 				}
-				for j := range row {
-					col := j*p.StrideW - p.PadW + v
-					if col >= 0 && col < w {
-						row[j] = src[r*w+col]
-					} else {
-						row[j] = 0
-					}
+				jlo, jhi := tapRange(ow, w, p.PadW, p.StrideW, v)
+				for j := range jlo {
+					row[j] = 0
+				}
+				for j := jhi; j < ow; j++ {
+					row[j] = 0
+				}
+				col := jlo*p.StrideW - p.PadW + v
+				line := src[r*w : (r+1)*w]
+				if p.StrideW == 1 {
+					copy(row[jlo:jhi], line[col:col+jhi-jlo])
+					continue
+				}
+				for j := jlo; j < jhi; j++ {
+					row[j] = line[col]
+					col += p.StrideW
 				}
 			}
 		}
 	})
+}
+
+// tapRange returns the output columns [jlo, jhi) whose tap v reads inside a row of width w:
+// 0 ≤ j·stride − pad + v < w.
+func tapRange(ow, w, pad, stride, v int) (int, int) {
+	jlo := 0
+	if d := pad - v; d > 0 {
+		jlo = min(ow, (d+stride-1)/stride)
+	}
+	n := w - 1 + pad - v // the last j satisfies j·stride ≤ n
+	if n < 0 {
+		return jlo, jlo
+	}
+	return jlo, max(jlo, min(ow, n/stride+1))
 }

@@ -92,16 +92,16 @@ func (b *Backend) Gemm(dst, a, bm, bias *gpu.Tensor, p gpu.GemmParams) error {
 	am := func(i int) matrix {
 		off := i * p.StrideA
 		if p.TransA {
-			return matrix{A[off : off+p.M*p.K], 1, p.M}
+			return matrix{d: A[off : off+p.M*p.K], rs: 1, cs: p.M}
 		}
-		return matrix{A[off : off+p.M*p.K], p.K, 1}
+		return matrix{d: A[off : off+p.M*p.K], rs: p.K, cs: 1}
 	}
 	bmat := func(i int) matrix {
 		off := i * p.StrideB
 		if p.TransB {
-			return matrix{B[off : off+p.K*p.N], 1, p.K}
+			return matrix{d: B[off : off+p.K*p.N], rs: 1, cs: p.K}
 		}
-		return matrix{B[off : off+p.K*p.N], p.N, 1}
+		return matrix{d: B[off : off+p.K*p.N], rs: p.N, cs: 1}
 	}
 	cm := func(i int) []float32 { return C[i*p.M*p.N : (i+1)*p.M*p.N] }
 	var bpacked []float32
