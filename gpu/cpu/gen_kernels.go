@@ -1,6 +1,7 @@
 //go:build ignore
 
-// gen_kernels writes gemm_amd64.s, the GEMM microkernels: go generate ./gpu/cpu
+// gen_kernels writes gemm_amd64.s, the GEMM microkernels and vector row kernels:
+// go generate ./gpu/cpu (or go run gen_kernels.go OUT to write elsewhere).
 package main
 
 import (
@@ -43,7 +44,11 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL AX, eax+0(FP)
 	MOVL DX, edx+4(FP)
 	RET`)
-	if err := os.WriteFile("gemm_amd64.s", []byte(b.String()), 0o644); err != nil {
+	out := "gemm_amd64.s"
+	if len(os.Args) > 1 {
+		out = os.Args[1]
+	}
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
 		panic(err)
 	}
 }
