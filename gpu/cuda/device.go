@@ -305,7 +305,8 @@ func (f *Function) SetMaxSharedMemory(bytes int) error {
 type Dim struct{ X, Y, Z uint32 }
 
 // Launch queues a kernel on the device's stream. Arguments are uint64 (device pointers),
-// int32, uint32, float32 or int64, passed by value in order.
+// int32, uint32, float32 or int64, passed by value in order, or []byte holding a struct
+// parameter's bytes (its C layout).
 func (d *Device) Launch(f *Function, grid, block Dim, sharedBytes uint32, args ...any) error {
 	if cap(d.args) < len(args) {
 		d.args = make([]uint64, len(args)+8)
@@ -329,6 +330,9 @@ func (d *Device) Launch(f *Function, grid, block Dim, sharedBytes uint32, args .
 			slots[i] = uint64(uint32(int32(v)))
 		case float32:
 			slots[i] = uint64(*(*uint32)(unsafe.Pointer(&v)))
+		case []byte: // the driver copies the struct's bytes at launch
+			d.argPtrs[i] = unsafe.Pointer(&v[0])
+			continue
 		default:
 			return fmt.Errorf("%s: argument %d has unsupported type %T", f.Name, i, a)
 		}
@@ -340,6 +344,7 @@ func (d *Device) Launch(f *Function, grid, block Dim, sharedBytes uint32, args .
 	}
 	r := cuLaunchKernel(f.ptr, max(grid.X, 1), max(grid.Y, 1), max(grid.Z, 1), max(block.X, 1), max(block.Y, 1), max(block.Z, 1), sharedBytes, d.stream, params, nil)
 	runtime.KeepAlive(d.args)
+	runtime.KeepAlive(args)
 	return check("launch "+f.Name, r)
 }
 
@@ -353,11 +358,23 @@ type Graph struct {
 // queue work only (no Upload/Download, which synchronize); allocations stay valid because
 // replays reuse the same buffers.
 func (d *Device) Capture(f func() error) (*Graph, error) {
-	const relaxed = 2
-	if err := check("begin capture", cuStreamBeginCapture(d.stream, relaxed)); err != nil {
+	if err := d.BeginCapture(); err != nil {
 		return nil, err
 	}
-	ferr := f()
+	return d.EndCapture(f())
+}
+
+// BeginCapture starts recording the stream (see Capture); EndCapture finishes it. Between
+// them, calls come through Do as usual: this suits callers whose work reaches the device
+// thread one Do at a time.
+func (d *Device) BeginCapture() error {
+	const relaxed = 2
+	return check("begin capture", cuStreamBeginCapture(d.stream, relaxed))
+}
+
+// EndCapture ends the recording and instantiates the graph; a non-nil ferr (the recorded
+// work's own failure) discards it.
+func (d *Device) EndCapture(ferr error) (*Graph, error) {
 	g := &Graph{d: d}
 	eerr := check("end capture", cuStreamEndCapture(d.stream, &g.graph))
 	if ferr != nil || eerr != nil {

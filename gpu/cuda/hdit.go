@@ -1,0 +1,552 @@
+package cuda
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// HDiTConfig is the piano-roll hourglass transformer's shape (gpu/train/ARCHITECTURE.md; the
+// same numbers as hdit.CONFIG and the weights' metadata).
+type HDiTConfig struct {
+	Widths       []int   // per level; head_dim 64 so widths[i]/64 heads
+	Depths       []int   // layers per side; the last level is the middle
+	Window       [2]int  // pitch × time tokens per window at windowed levels
+	GlobalFrom   int     // levels ≥ this attend globally
+	MappingWidth int     // 256
+	RopeBase     float64 // 1000
+	SigmaData    float64 // 0.5
+}
+
+// DefaultHDiT is the configuration the studio ships.
+var DefaultHDiT = HDiTConfig{
+	Widths: []int{64, 128, 256, 384}, Depths: []int{1, 1, 1, 2}, Window: [2]int{8, 8},
+	GlobalFrom: 2, MappingWidth: 256, RopeBase: 1000, SigmaData: 0.5,
+}
+
+const (
+	hditPitches = 128
+	hditEps     = 1e-6
+	headDim     = 64
+)
+
+// WeightFunc returns a weight by its name in the exported safetensors file, as float32 with
+// its shape; HDiT checks the shape and names the tensor in its errors.
+type WeightFunc func(name string) (data []float32, shape []int, err error)
+
+type hditLayer struct {
+	level, c       int
+	shift          [2]int
+	qkv, out, up   uint64 // bf16 weights; up has its GEGLU rows interleaved
+	down           uint64
+	qn, kn         uint64 // f32 [64]
+	adaAttn, adaFF int    // column offsets into the ada buffer
+}
+
+// HDiT is the piano-roll denoiser D(x; σ, ctx, mask) on one device, fused into ~6 kernels per
+// transformer layer (see gpu/kernels) and replayed as a CUDA graph per input shape. Methods
+// run on the device thread (inside Device.Do).
+type HDiT struct {
+	d   *Device
+	k   *Kernels
+	cfg HDiTConfig
+
+	patchIn, patchOut, adaW uint64
+	outNorm, adaOnes        uint64
+	fourier, w1t, b1, w2t   uint64
+	b2                      uint64
+	adaCols                 int
+	merges, splits, facs    []uint64
+	layers                  []hditLayer // down levels, mid, up levels in execution order
+	owned                   []allocation
+	plans                   map[[2]int]*hditPlan
+}
+
+type allocation struct{ ptr, size uint64 }
+
+func (h *HDiT) alloc(bytes int) (uint64, error) {
+	p, s, err := h.d.Alloc(uint64(bytes))
+	if err != nil {
+		return 0, err
+	}
+	h.owned = append(h.owned, allocation{p, s})
+	return p, nil
+}
+
+func (h *HDiT) upload(b []byte) (uint64, error) {
+	p, err := h.alloc(len(b))
+	if err != nil {
+		return 0, err
+	}
+	return p, h.d.Upload(p, b)
+}
+
+// NewHDiT uploads the weights: Linear weights as bf16 (ff.up's rows interleaved for the fused
+// GEGLU, all adaptive-norm weights stacked into one matrix), the mapping network transposed in
+// f32. Call inside Do.
+func NewHDiT(d *Device, k *Kernels, cfg HDiTConfig, get WeightFunc) (*HDiT, error) {
+	h := &HDiT{d: d, k: k, cfg: cfg, plans: map[[2]int]*hditPlan{}}
+	if err := h.load(get); err != nil {
+		h.Free()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *HDiT) load(get WeightFunc) error {
+	fetch := func(name string, shape ...int) ([]float32, error) {
+		data, s, err := get(name)
+		if err != nil {
+			return nil, fmt.Errorf("hdit weight %s: %w", name, err)
+		}
+		n := 1
+		for _, v := range shape {
+			n *= v
+		}
+		ok := len(data) == n && len(s) == len(shape)
+		for i := range s {
+			ok = ok && i < len(shape) && s[i] == shape[i]
+		}
+		if !ok {
+			return nil, fmt.Errorf("hdit weight %s has shape %v, want %v", name, s, shape)
+		}
+		return data, nil
+	}
+	bf := func(name string, shape ...int) (uint64, error) {
+		v, err := fetch(name, shape...)
+		if err != nil {
+			return 0, err
+		}
+		return h.upload(BF16Bytes(v))
+	}
+	f32 := func(v []float32) (uint64, error) { return h.upload(F32Bytes(v)) }
+	var err error
+	w := h.cfg.Widths
+	mw := h.cfg.MappingWidth
+	if h.patchIn, err = bf("patch_in.proj.weight", w[0], 128); err != nil {
+		return err
+	}
+	four, err := fetch("mapping.fourier", mw/2, 1)
+	if err != nil {
+		return err
+	}
+	if h.fourier, err = f32(four); err != nil {
+		return err
+	}
+	for i, nm := range []string{"mapping.in_proj", "mapping.out_proj"} {
+		wt, err := fetch(nm+".weight", mw, mw)
+		if err != nil {
+			return err
+		}
+		b, err := fetch(nm+".bias", mw)
+		if err != nil {
+			return err
+		}
+		pw, err := f32(Transpose(wt, mw, mw))
+		if err != nil {
+			return err
+		}
+		pb, err := f32(b)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			h.w1t, h.b1 = pw, pb
+		} else {
+			h.w2t, h.b2 = pw, pb
+		}
+	}
+	// layers in execution order
+	type spec struct {
+		prefix string
+		level  int
+		j      int // index within the level (down first, then up) for the shift
+	}
+	var specs []spec
+	nl := len(w)
+	for i := 0; i < nl-1; i++ {
+		for j := 0; j < h.cfg.Depths[i]; j++ {
+			specs = append(specs, spec{fmt.Sprintf("down.%d.layers.%d", i, j), i, j})
+		}
+	}
+	for j := 0; j < h.cfg.Depths[nl-1]; j++ {
+		specs = append(specs, spec{fmt.Sprintf("mid.layers.%d", j), nl - 1, j})
+	}
+	for i := nl - 2; i >= 0; i-- {
+		for j := 0; j < h.cfg.Depths[i]; j++ {
+			specs = append(specs, spec{fmt.Sprintf("up.%d.layers.%d", i, j), i, h.cfg.Depths[i] + j})
+		}
+	}
+	var ada []float32
+	for _, s := range specs {
+		c := w[s.level]
+		L := hditLayer{level: s.level, c: c}
+		if s.level < h.cfg.GlobalFrom && s.j%2 == 1 {
+			L.shift = [2]int{h.cfg.Window[0] / 2, h.cfg.Window[1] / 2}
+		}
+		for _, part := range []string{".attn.norm.linear.weight", ".ff.norm.linear.weight"} {
+			v, err := fetch(s.prefix+part, c, mw)
+			if err != nil {
+				return err
+			}
+			if part[1] == 'a' {
+				L.adaAttn = len(ada) / mw
+			} else {
+				L.adaFF = len(ada) / mw
+			}
+			ada = append(ada, v...)
+		}
+		if L.qkv, err = bf(s.prefix+".attn.qkv.weight", 3*c, c); err != nil {
+			return err
+		}
+		if L.out, err = bf(s.prefix+".attn.out.weight", c, c); err != nil {
+			return err
+		}
+		up, err := fetch(s.prefix+".ff.up.weight", 4*c, c)
+		if err != nil {
+			return err
+		}
+		if L.up, err = h.upload(BF16Bytes(InterleaveGEGLU(up, 4*c, c))); err != nil {
+			return err
+		}
+		if L.down, err = bf(s.prefix+".ff.down.weight", c, 2*c); err != nil {
+			return err
+		}
+		for i, nm := range []string{".attn.q_norm.weight", ".attn.k_norm.weight"} {
+			v, err := fetch(s.prefix+nm, headDim)
+			if err != nil {
+				return err
+			}
+			p, err := f32(v)
+			if err != nil {
+				return err
+			}
+			if i == 0 {
+				L.qn = p
+			} else {
+				L.kn = p
+			}
+		}
+		h.layers = append(h.layers, L)
+	}
+	h.adaCols = len(ada) / mw
+	if h.adaW, err = h.upload(BF16Bytes(ada)); err != nil {
+		return err
+	}
+	ones := make([]float32, h.adaCols)
+	for i := range ones {
+		ones[i] = 1 // the GEMM's bias turns s into the norm's scale 1 + s
+	}
+	if h.adaOnes, err = f32(ones); err != nil {
+		return err
+	}
+	for i := 0; i < nl-1; i++ {
+		p, err := bf(fmt.Sprintf("merges.%d.proj.weight", i), w[i+1], 4*w[i])
+		if err != nil {
+			return err
+		}
+		h.merges = append(h.merges, p)
+		if p, err = bf(fmt.Sprintf("splits.%d.proj.weight", i), 4*w[i], w[i+1]); err != nil {
+			return err
+		}
+		h.splits = append(h.splits, p)
+		fac, err := fetch(fmt.Sprintf("splits.%d.fac", i), 1)
+		if err != nil {
+			return err
+		}
+		if p, err = f32(fac); err != nil {
+			return err
+		}
+		h.facs = append(h.facs, p)
+	}
+	on, err := fetch("out_norm.weight", w[0])
+	if err != nil {
+		return err
+	}
+	if h.outNorm, err = f32(on); err != nil {
+		return err
+	}
+	h.patchOut, err = bf("patch_out.weight", 48, w[0])
+	return err
+}
+
+// hditPlan holds one input shape's buffers and its captured graph.
+type hditPlan struct {
+	batch, width          int
+	x, ctx, mask, sigma   uint64 // inputs
+	out                   uint64 // [B,3,128,W]
+	scal, cond, ada, rope uint64
+	acts                  []uint64 // per level [B, h_i, w_i, C_i]
+	qkv, o, hid           uint64   // scratch
+	graph                 *Graph
+}
+
+func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
+	if p := h.plans[[2]int{batch, width}]; p != nil {
+		return p, nil
+	}
+	nl := len(h.cfg.Widths)
+	unit := 4 << (nl - 1) // patch 4, then halved nl-1 times
+	if h.cfg.GlobalFrom > 0 {
+		unit = max(unit, 4*h.cfg.Window[1]<<(h.cfg.GlobalFrom-1)) // windows tile every windowed level
+	}
+	if batch <= 0 || width <= 0 || width%unit != 0 {
+		return nil, fmt.Errorf("hdit: batch %d, width %d: width must be a positive multiple of %d", batch, width, unit)
+	}
+	p := &hditPlan{batch: batch, width: width}
+	img := batch * hditPitches * width
+	var err error
+	f := func(elems int) uint64 {
+		if err != nil {
+			return 0
+		}
+		var ptr uint64
+		ptr, err = h.alloc(4 * elems)
+		return ptr
+	}
+	p.x, p.ctx, p.mask, p.out = f(3*img), f(3*img), f(img), f(3*img)
+	p.sigma, p.scal = f(batch), f(4*batch)
+	p.cond, p.ada = f(batch*h.cfg.MappingWidth), f(batch*h.adaCols)
+	hh, ww := hditPitches/4, width/4
+	p.rope = f(2 * 16 * max(hh, ww))
+	maxQKV, maxO, maxHid := 0, 0, 0
+	for i, c := range h.cfg.Widths {
+		t := batch * (hh >> i) * (ww >> i)
+		p.acts = append(p.acts, f(t*c))
+		maxQKV, maxO, maxHid = max(maxQKV, 3*t*c), max(maxO, t*c), max(maxHid, 2*t*c)
+	}
+	p.qkv, p.o, p.hid = f(maxQKV), f(maxO), f(maxHid)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.d.Upload(p.rope, F32Bytes(RoPETable(max(hh, ww), h.cfg.RopeBase))); err != nil {
+		return nil, err
+	}
+	h.plans[[2]int{batch, width}] = p
+	return p, nil
+}
+
+// queue enqueues one denoiser evaluation of plan p (what the graph captures).
+func (h *HDiT) queue(p *hditPlan) error {
+	k, cfg := h.k, h.cfg
+	b := p.batch
+	if err := k.Mapping(p.sigma, h.fourier, h.w1t, h.b1, h.w2t, h.b2, p.cond, p.scal, b, cfg.MappingWidth, float32(cfg.SigmaData)); err != nil {
+		return err
+	}
+	if err := k.Gemm(p.cond, h.adaW, p.ada, b, h.adaCols, cfg.MappingWidth, h.adaOnes, false); err != nil {
+		return err
+	}
+	if err := k.GemmPatchIn(h.patchIn, p.acts[0], b, hditPitches, p.width, cfg.Widths[0], p.x, p.ctx, p.mask, p.scal); err != nil {
+		return err
+	}
+	hh, ww := hditPitches/4, p.width/4
+	li := 0
+	runLevel := func(level int, n int) error {
+		for ; n > 0; n-- {
+			if err := h.layer(p, h.layers[li], hh>>level, ww>>level); err != nil {
+				return err
+			}
+			li++
+		}
+		return nil
+	}
+	nl := len(cfg.Widths)
+	for i := 0; i < nl-1; i++ {
+		if err := runLevel(i, cfg.Depths[i]); err != nil {
+			return err
+		}
+		if err := k.GemmMerge(p.acts[i], h.merges[i], p.acts[i+1], b, hh>>i, ww>>i, cfg.Widths[i+1], 4*cfg.Widths[i]); err != nil {
+			return err
+		}
+	}
+	if err := runLevel(nl-1, cfg.Depths[nl-1]); err != nil {
+		return err
+	}
+	for i := nl - 2; i >= 0; i-- {
+		if err := k.GemmSplit(p.acts[i+1], h.splits[i], p.acts[i], b, hh>>i, ww>>i, 4*cfg.Widths[i], cfg.Widths[i+1], p.acts[i], h.facs[i]); err != nil {
+			return err
+		}
+		if err := runLevel(i, cfg.Depths[i]); err != nil {
+			return err
+		}
+	}
+	return k.GemmPatchOut(p.acts[0], h.patchOut, p.out, b, hditPitches, p.width, 48, cfg.Widths[0], h.outNorm, hditEps, p.x, p.scal)
+}
+
+func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw int) error {
+	k := h.k
+	x, c := p.acts[L.level], L.c
+	t := p.batch * gh * gw
+	wh, ww := 0, 0
+	if L.level < h.cfg.GlobalFrom {
+		wh, ww = h.cfg.Window[0], h.cfg.Window[1]
+	}
+	if err := k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), h.adaCols, gh*gw, hditEps); err != nil {
+		return err
+	}
+	if err := k.Attention(p.qkv, p.o, L.qn, L.kn, p.rope, p.batch, gh, gw, c, wh, ww, L.shift[0], L.shift[1], hditEps); err != nil {
+		return err
+	}
+	if err := k.GemmResidual(p.o, L.out, x, t, c, c); err != nil {
+		return err
+	}
+	if err := k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), h.adaCols, gh*gw, hditEps); err != nil {
+		return err
+	}
+	return k.GemmResidual(p.hid, L.down, x, t, c, 2*c)
+}
+
+// Launches is the number of kernels one evaluation queues.
+func (h *HDiT) Launches() int { return 3 + 5*len(h.layers) + 2*(len(h.cfg.Widths)-1) + 1 }
+
+// Denoise computes D(x; σ, ctx, mask) for a batch: x, ctx [B,3,128,W], mask [B,1,128,W],
+// sigma [B]. The first call of a shape plans its buffers and captures the pass into a graph;
+// later calls upload the inputs, replay the graph and download the result.
+func (h *HDiT) Denoise(batch, width int, x, sigma, ctx, mask []float32) ([]float32, error) {
+	img := batch * hditPitches * width
+	if len(x) != 3*img || len(ctx) != 3*img || len(mask) != img || len(sigma) != batch {
+		return nil, fmt.Errorf("hdit: inputs for batch %d width %d: x %d ctx %d mask %d sigma %d values, want %d %d %d %d",
+			batch, width, len(x), len(ctx), len(mask), len(sigma), 3*img, 3*img, img, batch)
+	}
+	for i, s := range sigma {
+		if !(s > 0) || math.IsInf(float64(s), 0) {
+			return nil, fmt.Errorf("hdit: sigma[%d] = %g must be positive and finite", i, s)
+		}
+	}
+	p, err := h.plan(batch, width)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range []struct {
+		dst uint64
+		v   []float32
+	}{{p.x, x}, {p.ctx, ctx}, {p.mask, mask}, {p.sigma, sigma}} {
+		if err := h.d.Upload(u.dst, F32Bytes(u.v)); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.Run(batch, width, true); err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4*3*img)
+	if err := h.d.Download(out, p.out); err != nil {
+		return nil, err
+	}
+	return Float32s(out), nil
+}
+
+// Run queues one evaluation on the inputs already on the device: as a graph replay when graph
+// is true (capturing it on first use), else as plain launches.
+func (h *HDiT) Run(batch, width int, graph bool) error {
+	p, err := h.plan(batch, width)
+	if err != nil {
+		return err
+	}
+	if !graph {
+		return h.queue(p)
+	}
+	if p.graph == nil {
+		g, err := h.d.Capture(func() error { return h.queue(p) })
+		if err != nil {
+			return fmt.Errorf("hdit: capturing the pass: %w", err)
+		}
+		p.graph = g
+	}
+	return p.graph.Launch()
+}
+
+// Inputs returns the device buffers of a shape's inputs and output (x, sigma, ctx, mask, out),
+// for callers that keep data on the device.
+func (h *HDiT) Inputs(batch, width int) (x, sigma, ctx, mask, out uint64, err error) {
+	p, err := h.plan(batch, width)
+	if err != nil {
+		return
+	}
+	return p.x, p.sigma, p.ctx, p.mask, p.out, nil
+}
+
+// Free releases the weights, buffers and graphs.
+func (h *HDiT) Free() {
+	for _, p := range h.plans {
+		if p.graph != nil {
+			p.graph.Destroy()
+		}
+	}
+	h.plans = nil
+	for _, a := range h.owned {
+		h.d.Free(a.ptr, a.size)
+	}
+	h.owned = nil
+}
+
+// RoPETable returns (cos, sin) pairs [n][16] for positions 0..n-1: angle pos·base^(−j/16),
+// computed in float64 like the reference.
+func RoPETable(n int, base float64) []float32 {
+	t := make([]float32, 0, 2*16*n)
+	for pos := 0; pos < n; pos++ {
+		for j := 0; j < 16; j++ {
+			a := float64(pos) * math.Pow(base, -float64(j)/16)
+			t = append(t, float32(math.Cos(a)), float32(math.Sin(a)))
+		}
+	}
+	return t
+}
+
+// InterleaveGEGLU reorders the rows of ff.up [2H, K] (value rows, then gate rows) to (a_0, g_0,
+// a_1, g_1, …), so that one GEMM thread holds a value and its gate side by side.
+func InterleaveGEGLU(w []float32, rows, k int) []float32 {
+	out := make([]float32, len(w))
+	half := rows / 2
+	for j := 0; j < half; j++ {
+		copy(out[(2*j)*k:], w[j*k:(j+1)*k])
+		copy(out[(2*j+1)*k:], w[(half+j)*k:(half+j+1)*k])
+	}
+	return out
+}
+
+// Transpose returns the [cols][rows] transpose of a [rows][cols] matrix.
+func Transpose(w []float32, rows, cols int) []float32 {
+	out := make([]float32, len(w))
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			out[c*rows+r] = w[r*cols+c]
+		}
+	}
+	return out
+}
+
+// BF16 rounds f to bfloat16 (nearest even), the GPU's weight format.
+func BF16(f float32) uint16 {
+	u := math.Float32bits(f)
+	if u&0x7fffffff > 0x7f800000 { // NaN stays NaN
+		return uint16(u>>16) | 0x40
+	}
+	return uint16((u + 0x7fff + (u>>16)&1) >> 16)
+}
+
+// BF16Bytes converts to little-endian bfloat16 bytes.
+func BF16Bytes(v []float32) []byte {
+	b := make([]byte, 2*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint16(b[2*i:], BF16(f))
+	}
+	return b
+}
+
+// F32Bytes views float32s as little-endian bytes (a copy).
+func F32Bytes(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+// Float32s decodes little-endian float32 bytes.
+func Float32s(b []byte) []float32 {
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out
+}

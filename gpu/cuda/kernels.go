@@ -1,0 +1,229 @@
+package cuda
+
+import (
+	"fmt"
+	"sort"
+
+	"latentstudio/gpu/kernels"
+)
+
+// Kernels are the engine's kernels (gpu/kernels) loaded on one device. Like every Device
+// method, they must be called inside Device.Do. Pointers are device addresses from Alloc;
+// the wrappers check what the kernels assume (K a multiple of 32, window sizes) and queue one
+// launch each on the device's stream.
+type Kernels struct {
+	d  *Device
+	fn map[string]*Function
+}
+
+// LoadKernels JIT-compiles the embedded PTX for this device.
+func (d *Device) LoadKernels() (*Kernels, error) {
+	mods, err := kernels.Modules()
+	if err != nil {
+		return nil, err
+	}
+	k := &Kernels{d: d, fn: map[string]*Function{}}
+	names := make([]string, 0, len(mods))
+	for n := range mods {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		m, err := d.LoadModule(mods[n])
+		if err != nil {
+			return nil, fmt.Errorf("kernels %s: %w", n, err)
+		}
+		for _, f := range kernelNames[n] {
+			fn, err := m.Function(f)
+			if err != nil {
+				return nil, fmt.Errorf("kernels %s: %w", n, err)
+			}
+			k.fn[f] = fn
+		}
+	}
+	for _, fs := range kernelNames {
+		for _, f := range fs {
+			if k.fn[f] == nil {
+				return nil, fmt.Errorf("kernels: %s missing from the PTX (rebuild with task gpu:ptx)", f)
+			}
+		}
+	}
+	return k, nil
+}
+
+var kernelNames = map[string][]string{
+	"gemm": {"gemm_bf16", "gemm_bf16_norm", "gemm_bf16_norm_geglu", "gemm_bf16_residual", "gemm_bf16_merge",
+		"gemm_bf16_split", "gemm_bf16_patch_in", "gemm_bf16_patch_out", "gemm_f32", "gemm_f32_wbf16"},
+	"generic": {"copy_strided", "binary_bcast", "unary", "affine", "geglu", "modulate", "norm_rows", "softmax_rows",
+		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
+	"attention": {"attention"},
+	"misc":      {"mapping", "randn_philox", "axpby"},
+}
+
+const gemmTile = 64
+
+func gemmGrid(m, n int) Dim {
+	return Dim{X: uint32((n + gemmTile - 1) / gemmTile), Y: uint32((m + gemmTile - 1) / gemmTile)}
+}
+
+var block128 = Dim{X: 128}
+
+func checkGemm(op string, m, n, k int) error {
+	if m <= 0 || n <= 0 || k <= 0 || k%32 != 0 {
+		return fmt.Errorf("%s: M=%d N=%d K=%d: K must be a positive multiple of 32", op, m, n, k)
+	}
+	return nil
+}
+
+// Gemm: c[M,N] = a[M,K]·w[N,K]ᵀ (+ bias[N]; SiLU when silu). a, c f32, w bf16.
+func (k *Kernels) Gemm(a, w, c uint64, m, n, kk int, bias uint64, silu bool) error {
+	return k.GemmAlpha(a, w, c, m, n, kk, bias, silu, 1)
+}
+
+// GemmAlpha is Gemm with c = alpha·a·wᵀ (+ bias).
+func (k *Kernels) GemmAlpha(a, w, c uint64, m, n, kk int, bias uint64, silu bool, alpha float32) error {
+	if err := checkGemm("gemm", m, n, kk); err != nil {
+		return err
+	}
+	act := int32(0)
+	if silu {
+		act = 1
+	}
+	return k.d.Launch(k.fn["gemm_bf16"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, bias, act, alpha)
+}
+
+// GemmNorm: c = (rms(a)·scale[b])·wᵀ, scale[b] = scale + (row / rowsPerBatch)·scaleStride
+// (the adaptive RMS norm's 1 + s, or a plain RMSNorm weight with scaleStride 0).
+func (k *Kernels) GemmNorm(a, w, c uint64, m, n, kk int, scale uint64, scaleStride, rowsPerBatch int, eps float32) error {
+	if err := checkGemm("gemm norm", m, n, kk); err != nil {
+		return err
+	}
+	return k.d.Launch(k.fn["gemm_bf16_norm"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, scale, scaleStride, rowsPerBatch, eps)
+}
+
+// GemmNormGEGLU: c [M, N/2] = GEGLU((rms(a)·scale[b])·wᵀ) with w's rows interleaved
+// (see InterleaveGEGLU).
+func (k *Kernels) GemmNormGEGLU(a, w, c uint64, m, n, kk int, scale uint64, scaleStride, rowsPerBatch int, eps float32) error {
+	if err := checkGemm("gemm norm geglu", m, n, kk); err != nil {
+		return err
+	}
+	if n%2 != 0 {
+		return fmt.Errorf("gemm norm geglu: N=%d is odd", n)
+	}
+	return k.d.Launch(k.fn["gemm_bf16_norm_geglu"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, scale, scaleStride, rowsPerBatch, eps)
+}
+
+// GemmResidual: c += a·wᵀ.
+func (k *Kernels) GemmResidual(a, w, c uint64, m, n, kk int) error {
+	if err := checkGemm("gemm residual", m, n, kk); err != nil {
+		return err
+	}
+	return k.d.Launch(k.fn["gemm_bf16_residual"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk)
+}
+
+// GemmMerge: 2×2 token merge of a [B,h,w,K/4] then c [B·h/2·w/2, N] = merged·wᵀ.
+func (k *Kernels) GemmMerge(a, w, c uint64, batch, h, wd, n, kk int) error {
+	m := batch * (h / 2) * (wd / 2)
+	if err := checkGemm("gemm merge", m, n, kk); err != nil {
+		return err
+	}
+	if h%2 != 0 || wd%2 != 0 || (kk/4)%16 != 0 {
+		return fmt.Errorf("gemm merge: grid %d×%d with %d channels: needs even sides and channels a multiple of 16", h, wd, kk/4)
+	}
+	return k.d.Launch(k.fn["gemm_bf16_merge"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, h, wd)
+}
+
+// GemmSplit: y = a·wᵀ [B·h/2·w/2, N] split 2×2 onto the grid [B,h,w,N/4];
+// c = skip + fac·(y − skip), fac a device float. c may equal skip.
+func (k *Kernels) GemmSplit(a, w, c uint64, batch, h, wd, n, kk int, skip, fac uint64) error {
+	m := batch * (h / 2) * (wd / 2)
+	if err := checkGemm("gemm split", m, n, kk); err != nil {
+		return err
+	}
+	if h%2 != 0 || wd%2 != 0 || n%8 != 0 {
+		return fmt.Errorf("gemm split: grid %d×%d, N=%d: needs even sides and N a multiple of 8", h, wd, n)
+	}
+	return k.d.Launch(k.fn["gemm_bf16_split"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, h, wd, skip, fac)
+}
+
+// GemmPatchIn: the 4×4 patchify of concat(c_in·x, ctx, mask, pitch) [B,8,h,w] projected by
+// w [N,128]: c [B·h/4·w/4, N]. scal holds (c_in, c_skip, c_out, c_noise) per sample.
+func (k *Kernels) GemmPatchIn(w, c uint64, batch, h, wd, n int, x, ctx, mask, scal uint64) error {
+	m := batch * (h / 4) * (wd / 4)
+	if h%4 != 0 || wd%4 != 0 || m == 0 {
+		return fmt.Errorf("gemm patch in: image %d×%d is not a positive multiple of 4", h, wd)
+	}
+	return k.d.Launch(k.fn["gemm_bf16_patch_in"], gemmGrid(m, n), block128, 0, w, c, m, n, h, wd, x, ctx, mask, scal)
+}
+
+// GemmPatchOut: out [B,3,h,w] = c_skip·x + c_out·unpatchify((rms(a)·scale)·wᵀ), w [N=48, K].
+func (k *Kernels) GemmPatchOut(a, w, out uint64, batch, h, wd, n, kk int, scale uint64, eps float32, x, scal uint64) error {
+	m := batch * (h / 4) * (wd / 4)
+	if err := checkGemm("gemm patch out", m, n, kk); err != nil {
+		return err
+	}
+	if n != 48 {
+		return fmt.Errorf("gemm patch out: N=%d, want 48 (4×4 patches of 3 channels)", n)
+	}
+	return k.d.Launch(k.fn["gemm_bf16_patch_out"], gemmGrid(m, n), block128, 0, a, w, out, m, n, kk, scale, eps, h, wd, x, scal)
+}
+
+// GemmF32 is the plain f32 GEMM: c[b][m][n] = alpha·Σ_k a[b·sa + m·sam + k·sak]·
+// bm[b·sb + k·sbk + n·sbn] + bias[n].
+// With bBF16, bm holds bfloat16.
+func (k *Kernels) GemmF32(a, bm, c, bias uint64, batch, m, n, kk int, sa int64, sam, sak int, sb int64, sbk, sbn int, alpha float32, bBF16 bool) error {
+	if m <= 0 || n <= 0 || kk <= 0 || batch <= 0 {
+		return fmt.Errorf("gemm f32: bad sizes batch=%d M=%d N=%d K=%d", batch, m, n, kk)
+	}
+	grid := Dim{X: uint32((n + 15) / 16), Y: uint32((m + 15) / 16), Z: uint32(batch)}
+	f := k.fn["gemm_f32"]
+	if bBF16 {
+		f = k.fn["gemm_f32_wbf16"]
+	}
+	return k.d.Launch(f, grid, Dim{X: 256}, 0, a, bm, c, bias, m, n, kk, sa, sam, sak, sb, sbk, sbn, alpha)
+}
+
+// Attention runs one HDiT attention layer: qkv [B,h,w,3C] → o [B,h,w,C] with per-head RMS norm
+// (qn, kn [64]), axial RoPE (rope: RoPETable) and windows wh×ww shifted by (sh, sw), or global
+// attention when wh is 0. head_dim is 64.
+func (k *Kernels) Attention(qkv, o, qn, kn, rope uint64, batch, h, wd, c, wh, ww, sh, sw int, eps float32) error {
+	if c%64 != 0 || c == 0 {
+		return fmt.Errorf("attention: width %d is not a multiple of head_dim 64", c)
+	}
+	var tiles int
+	if wh > 0 {
+		if wh*ww != 64 || h%wh != 0 || wd%ww != 0 {
+			return fmt.Errorf("attention: windows %d×%d on a %d×%d grid: need 64-token windows that tile the grid", wh, ww, h, wd)
+		}
+		tiles = (h / wh) * (wd / ww)
+	} else {
+		tiles = (h*wd + 63) / 64
+	}
+	grid := Dim{X: uint32(tiles), Y: uint32(c / 64), Z: uint32(batch)}
+	return k.d.Launch(k.fn["attention"], grid, block128, 0, qkv, o, qn, kn, rope, h, wd, c, wh, ww, sh, sw, eps)
+}
+
+// Mapping runs the noise-level network for B samples: sigma [B] → scal [B,4] = (c_in, c_skip,
+// c_out, c_noise) and cond [B,width]. w1t, w2t are the Linear weights transposed ([in][out]) in
+// f32.
+func (k *Kernels) Mapping(sigma, fourier, w1t, b1, w2t, b2, cond, scal uint64, batch, width int, sigmaData float32) error {
+	if width > 1024 || width%2 != 0 {
+		return fmt.Errorf("mapping: width %d must be even and at most 1024", width)
+	}
+	return k.d.Launch(k.fn["mapping"], Dim{X: uint32(batch)}, Dim{X: uint32(width)}, 0, sigma, fourier, w1t, b1, w2t, b2, cond, scal, width, sigmaData)
+}
+
+// RandN fills n floats with the engine's Philox normals for (seed, offset) (gpu/philox.go).
+func (k *Kernels) RandN(out uint64, n int, seed, offset uint64) error {
+	if n <= 0 {
+		return nil
+	}
+	blocks := (int(offset%4)+n+3)/4 + 1
+	return k.d.Launch(k.fn["randn_philox"], Dim{X: uint32((blocks + 255) / 256)}, Dim{X: 256}, 0,
+		out, int64(n), uint32(seed), uint32(seed>>32), int64(offset))
+}
+
+// Axpby: dst = a·x + b·y over n floats.
+func (k *Kernels) Axpby(dst, x, y uint64, a, b float32, n int) error {
+	return k.d.Launch(k.fn["axpby"], Dim{X: uint32((n + 255) / 256)}, Dim{X: 256}, 0, dst, x, y, a, b, int64(n))
+}

@@ -1,0 +1,352 @@
+// Tensor-core GEMM for linear layers: C[M,N] = A[M,K]·W[N,K]ᵀ with A f32 (converted to bf16 on
+// the way into shared memory), W bf16 (a PyTorch Linear weight), f32 accumulation and output.
+// At batch 1 the model's step is launch-bound, so the kernel takes a prologue (how A is read)
+// and an epilogue (what is done with each result) and the model's glue fuses into it:
+//   prologue: plain rows, 2×2 token merge, 4×4 patchify of the raw piano-roll inputs, and an
+//             optional RMS norm with a per-sample column scale (adaptive RMS norm);
+//   epilogue: store (+bias, SiLU), residual add, GEGLU, token split + lerp with the skip,
+//             unpatchify + EDM output mix.
+// mma.sync m16n8k16 runs on sm_80 and newer (the PTX targets compute_80).
+#include "common.cuh"
+
+#define BM 64
+#define BN 64
+#define BK 32
+#define SK (BK + 8) // padded shared row in bf16 elements: conflict-free fragment loads
+
+enum { A_PLAIN = 0, A_MERGE = 1, A_PATCHIN = 2 };
+enum { E_STORE = 0, E_RESIDUAL = 1, E_GEGLU = 2, E_SPLIT = 3, E_PATCHOUT = 4 };
+
+struct GemmArgs {
+  const float* a;
+  const bf16* w;
+  float* c;
+  int M, N, K;
+  int lda, ldc;
+  const float* bias; // E_STORE, may be null
+  int act;           // E_STORE: 0 none, 1 SiLU
+  float alpha;       // E_STORE: scales the product (before the bias)
+  const float* scale; // NORM: column scale, scale[(m / rowsPerBatch)·scaleStride + k]
+  int scaleStride, rowsPerBatch;
+  float eps;
+  int H, W; // A_MERGE: input grid; E_SPLIT: output grid; patches: image (pitches × steps)
+  const float* skip; // E_SPLIT
+  const float* fac;  // E_SPLIT: lerp weight, one float on the device
+  const float* x;    // A_PATCHIN: noisy roll [B,3,H,W]; E_PATCHOUT: the same x for the mix
+  const float* ctx;  // A_PATCHIN: context [B,3,H,W]
+  const float* mask; // A_PATCHIN: [B,1,H,W]
+  const float* scal; // per sample (c_in, c_skip, c_out, c_noise), from the mapping kernel
+};
+
+// load16 reads 16 consecutive A elements of row m starting at column k into v.
+template <int AM>
+__device__ __forceinline__ void load16(const GemmArgs& p, int m, int k, float* v) {
+  if (m >= p.M) {
+#pragma unroll
+    for (int e = 0; e < 16; e++) v[e] = 0.f;
+    return;
+  }
+  if (AM == A_PLAIN || AM == A_MERGE) {
+    const float* src;
+    if (AM == A_PLAIN) {
+      src = p.a + (size_t)m * p.lda + k;
+    } else {
+      int wo = p.W >> 1, ho = p.H >> 1, c = p.K >> 2;
+      int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+      int ij = k / c, ch = k - ij * c;
+      src = p.a + ((size_t)(b * p.H + 2 * r + (ij >> 1)) * p.W + 2 * t + (ij & 1)) * c + ch;
+    }
+#pragma unroll
+    for (int e = 0; e < 16; e += 4) {
+      float4 f = *(const float4*)(src + e);
+      v[e] = f.x, v[e + 1] = f.y, v[e + 2] = f.z, v[e + 3] = f.w;
+    }
+  } else { // A_PATCHIN: features (i·4 + j)·8 + channel of pixel (4r+i, 4t+j)
+    int wo = p.W >> 2, ho = p.H >> 2;
+    int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+    float cin = p.scal[b * 4];
+#pragma unroll
+    for (int e = 0; e < 16; e++) {
+      int kk = k + e, ij = kk >> 3, ch = kk & 7;
+      int py = 4 * r + (ij >> 2), px = 4 * t + (ij & 3);
+      size_t pix = (size_t)py * p.W + px, plane = (size_t)p.H * p.W;
+      float val;
+      if (ch < 3) val = cin * p.x[(b * 3 + ch) * plane + pix];
+      else if (ch < 6) val = p.ctx[(b * 3 + ch - 3) * plane + pix];
+      else if (ch == 6) val = p.mask[b * plane + pix];
+      else val = -1.f + 2.f * (float)py / (float)(p.H - 1);
+      v[e] = val;
+    }
+  }
+}
+
+template <int EM>
+__device__ __forceinline__ void store1(const GemmArgs& p, int m, int n, float v) {
+  if (m >= p.M || n >= p.N) return;
+  if (EM == E_STORE) {
+    v *= p.alpha;
+    if (p.bias) v += p.bias[n];
+    if (p.act == 1) v = v / (1.f + expf(-v));
+    p.c[(size_t)m * p.ldc + n] = v;
+  } else if (EM == E_RESIDUAL) {
+    p.c[(size_t)m * p.ldc + n] += v;
+  } else if (EM == E_SPLIT) {
+    int wo = p.W >> 1, ho = p.H >> 1, c = p.N >> 2;
+    int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+    int ij = n / c, ch = n - ij * c;
+    size_t d = ((size_t)(b * p.H + 2 * r + (ij >> 1)) * p.W + 2 * t + (ij & 1)) * c + ch;
+    float s = p.skip[d];
+    p.c[d] = s + *p.fac * (v - s);
+  } else if (EM == E_PATCHOUT) { // features (i·4 + j)·3 + channel → pixel (4r+i, 4t+j)
+    int wo = p.W >> 2, ho = p.H >> 2;
+    int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+    int ij = n / 3, ch = n - ij * 3;
+    size_t d = ((size_t)(b * 3 + ch) * p.H + 4 * r + (ij >> 2)) * p.W + 4 * t + (ij & 3);
+    p.c[d] = p.scal[b * 4 + 1] * p.x[d] + p.scal[b * 4 + 2] * v;
+  }
+}
+
+template <int AM, int EM, bool NORM>
+__device__ __forceinline__ void gemm_body(const GemmArgs& p) {
+  __shared__ __attribute__((aligned(16))) bf16 As[2][BM][SK];
+  __shared__ __attribute__((aligned(16))) bf16 Bs[2][BN][SK];
+  __shared__ float rs[BM];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+  const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
+  const int lrow = tid >> 1, lk = (tid & 1) * 16; // this thread's share of a tile load
+
+  float acc[2][4][4];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+
+  float av[16];
+  uint4 bv[2];
+  float ss = 0.f; // sum of squares of this thread's part of its A row (NORM)
+  const int am = m0 + lrow;
+  const int sb = NORM && am < p.M ? (am / p.rowsPerBatch) * p.scaleStride : 0;
+  const int bn = n0 + lrow;
+
+  auto fetch = [&](int k0) {
+    load16<AM>(p, am, k0 + lk, av);
+    if (bn < p.N) {
+      const uint4* src = (const uint4*)(p.w + (size_t)bn * p.K + k0 + lk);
+      bv[0] = src[0], bv[1] = src[1];
+    } else {
+      bv[0] = bv[1] = uint4{0, 0, 0, 0};
+    }
+  };
+  auto stash = [&](int buf, int k0) {
+    uint32_t pk[8];
+#pragma unroll
+    for (int e = 0; e < 16; e += 2) {
+      float x0 = av[e], x1 = av[e + 1];
+      if (NORM) {
+        ss += x0 * x0 + x1 * x1;
+        if (am < p.M) {
+          x0 *= p.scale[sb + k0 + lk + e];
+          x1 *= p.scale[sb + k0 + lk + e + 1];
+        }
+      }
+      pk[e >> 1] = pack_bf16(x0, x1);
+    }
+    uint4* da = (uint4*)&As[buf][lrow][lk];
+    da[0] = uint4{pk[0], pk[1], pk[2], pk[3]};
+    da[1] = uint4{pk[4], pk[5], pk[6], pk[7]};
+    uint4* db = (uint4*)&Bs[buf][lrow][lk];
+    db[0] = bv[0], db[1] = bv[1];
+  };
+
+  const int nk = p.K / BK;
+  fetch(0);
+  stash(0, 0);
+  __syncthreads();
+  for (int kt = 0; kt < nk; kt++) {
+    const int buf = kt & 1;
+    if (kt + 1 < nk) fetch((kt + 1) * BK); // global loads in flight during the MMAs
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+      uint32_t af[2][4], bfr[4][2];
+#pragma unroll
+      for (int mi = 0; mi < 2; mi++) {
+        const int r = wm + mi * 16 + g, c = kk + tq * 2;
+        af[mi][0] = *(const uint32_t*)&As[buf][r][c];
+        af[mi][1] = *(const uint32_t*)&As[buf][r + 8][c];
+        af[mi][2] = *(const uint32_t*)&As[buf][r][c + 8];
+        af[mi][3] = *(const uint32_t*)&As[buf][r + 8][c + 8];
+      }
+#pragma unroll
+      for (int ni = 0; ni < 4; ni++) {
+        const int n = wn + ni * 8 + g, c = kk + tq * 2;
+        bfr[ni][0] = *(const uint32_t*)&Bs[buf][n][c];
+        bfr[ni][1] = *(const uint32_t*)&Bs[buf][n][c + 8];
+      }
+#pragma unroll
+      for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
+    }
+    if (kt + 1 < nk) stash(buf ^ 1, (kt + 1) * BK);
+    __syncthreads();
+  }
+
+  if (NORM) {
+    ss += shfl_xor(ss, 1);
+    if ((tid & 1) == 0) rs[lrow] = rsqrtf(ss / (float)p.K + p.eps);
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int mi = 0; mi < 2; mi++) {
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int rl = wm + mi * 16 + g + half * 8, m = m0 + rl;
+      const float f = NORM ? rs[rl] : 1.f;
+#pragma unroll
+      for (int ni = 0; ni < 4; ni++) {
+        const int n = n0 + wn + ni * 8 + tq * 2;
+        const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
+        if (EM == E_GEGLU) { // weight rows interleaved (a_j, g_j): this thread holds both
+          if (m < p.M && n < p.N) p.c[(size_t)m * p.ldc + (n >> 1)] = v0 * gelu_tanh(v1);
+        } else {
+          store1<EM>(p, m, n, v0);
+          store1<EM>(p, m, n + 1, v1);
+        }
+      }
+    }
+  }
+}
+
+#define GEMM_ARGS_BASE                                                                            \
+  GemmArgs p = {};                                                                                \
+  p.a = a, p.w = w, p.c = c, p.M = M, p.N = N, p.K = K, p.lda = K, p.ldc = N, p.alpha = 1.f;
+
+// c = alpha·a·wᵀ (+ bias), optional SiLU. a [M,K] f32, w [N,K] bf16, c [M,N] f32.
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16(const float* a, const bf16* w, float* c, int M,
+                                                            int N, int K, const float* bias, int act,
+                                                            float alpha) {
+  GEMM_ARGS_BASE
+  p.bias = bias, p.act = act, p.alpha = alpha;
+  gemm_body<A_PLAIN, E_STORE, false>(p);
+}
+
+// c = (rms(a)·scale[b]) · wᵀ with scale [B, scaleStride] (adaptive RMS norm, scale = 1 + s).
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm(const float* a, const bf16* w, float* c, int M,
+                                                                 int N, int K, const float* scale,
+                                                                 int scaleStride, int rowsPerBatch, float eps) {
+  GEMM_ARGS_BASE
+  p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps;
+  gemm_body<A_PLAIN, E_STORE, true>(p);
+}
+
+// c [M, N/2] = GEGLU of (rms(a)·scale[b])·wᵀ, w's rows interleaved (a_0, g_0, a_1, g_1, …).
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm_geglu(const float* a, const bf16* w, float* c,
+                                                                       int M, int N, int K, const float* scale,
+                                                                       int scaleStride, int rowsPerBatch,
+                                                                       float eps) {
+  GEMM_ARGS_BASE
+  p.ldc = N / 2;
+  p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps;
+  gemm_body<A_PLAIN, E_GEGLU, true>(p);
+}
+
+// c += a·wᵀ (residual).
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_residual(const float* a, const bf16* w, float* c,
+                                                                     int M, int N, int K) {
+  GEMM_ARGS_BASE
+  gemm_body<A_PLAIN, E_RESIDUAL, false>(p);
+}
+
+// 2×2 token merge of a [B,H,W,K/4] then c [B·H/2·W/2, N] = merged·wᵀ.
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_merge(const float* a, const bf16* w, float* c,
+                                                                  int M, int N, int K, int H, int W) {
+  GEMM_ARGS_BASE
+  p.H = H, p.W = W;
+  gemm_body<A_MERGE, E_STORE, false>(p);
+}
+
+// y = a·wᵀ split 2×2 onto the grid [B,H,W,N/4]: c = skip + fac·(y − skip) (c may be skip).
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_split(const float* a, const bf16* w, float* c,
+                                                                  int M, int N, int K, int H, int W,
+                                                                  const float* skip, const float* fac) {
+  GEMM_ARGS_BASE
+  p.H = H, p.W = W, p.skip = skip, p.fac = fac;
+  gemm_body<A_PLAIN, E_SPLIT, false>(p);
+}
+
+// Patchify concat(c_in·x, ctx, mask, pitch) [B,8,H,W] 4×4 and project: c [B·H/4·W/4, N].
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_in(const bf16* w, float* c, int M, int N,
+                                                                     int H, int W, const float* x,
+                                                                     const float* ctx, const float* mask,
+                                                                     const float* scal) {
+  const float* a = 0;
+  const int K = 128;
+  GEMM_ARGS_BASE
+  p.H = H, p.W = W, p.x = x, p.ctx = ctx, p.mask = mask, p.scal = scal;
+  gemm_body<A_PATCHIN, E_STORE, false>(p);
+}
+
+// out [B,3,H,W] = c_skip·x + c_out·unpatchify((rms(a)·scale)·wᵀ): the model's last layer and
+// the EDM denoiser mix in one pass.
+extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_out(const float* a, const bf16* w, float* c,
+                                                                      int M, int N, int K, const float* scale,
+                                                                      float eps, int H, int W, const float* x,
+                                                                      const float* scal) {
+  GEMM_ARGS_BASE
+  p.scale = scale, p.scaleStride = 0, p.rowsPerBatch = M, p.eps = eps;
+  p.H = H, p.W = W, p.x = x, p.scal = scal;
+  gemm_body<A_PLAIN, E_PATCHOUT, true>(p);
+}
+
+// Plain GEMM for the generic op set (any transposes, batch strides, alpha, bias; B in f32 or
+// bf16): dst[b][m][n] = alpha·Σ_k A(b,m,k)·B(b,k,n) + bias[n], A(b,m,k) = a[b·sa + m·sam +
+// k·sak]. 16×16 tiles in shared memory; the model's linear layers use the tensor-core kernels.
+template <typename TB>
+__device__ __forceinline__ float ldb(const TB* p, size_t i);
+template <>
+__device__ __forceinline__ float ldb<float>(const float* p, size_t i) { return p[i]; }
+template <>
+__device__ __forceinline__ float ldb<bf16>(const bf16* p, size_t i) { return bf16_to_f32(p[i]); }
+
+template <typename TB>
+__device__ __forceinline__ void gemm_simt(const float* a, const TB* b, float* c, const float* bias, int M, int N,
+                                          int K, long long sa, int sam, int sak, long long sb, int sbk, int sbn,
+                                          float alpha) {
+  __shared__ float ta[16][17], tb[16][17];
+  const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+  const int bz = blockIdx.z;
+  const int m = blockIdx.y * 16 + ty, n = blockIdx.x * 16 + tx;
+  const float* ab = a + bz * sa;
+  const TB* bb = b + bz * sb;
+  float acc = 0.f;
+  for (int k0 = 0; k0 < K; k0 += 16) {
+    const int ka = k0 + tx, kb = k0 + ty;
+    const int mr = blockIdx.y * 16 + ty, nc = blockIdx.x * 16 + tx;
+    ta[ty][tx] = (mr < M && ka < K) ? ab[(size_t)mr * sam + (size_t)ka * sak] : 0.f;
+    tb[ty][tx] = (nc < N && kb < K) ? ldb<TB>(bb, (size_t)kb * sbk + (size_t)nc * sbn) : 0.f;
+    __syncthreads();
+#pragma unroll
+    for (int k = 0; k < 16; k++) acc += ta[ty][k] * tb[k][tx];
+    __syncthreads();
+  }
+  if (m < M && n < N) c[((size_t)bz * M + m) * N + n] = alpha * acc + (bias ? bias[n] : 0.f);
+}
+
+extern "C" __global__ void __launch_bounds__(256) gemm_f32(const float* a, const float* b, float* c,
+                                                           const float* bias, int M, int N, int K,
+                                                           long long sa, int sam, int sak, long long sb,
+                                                           int sbk, int sbn, float alpha) {
+  gemm_simt<float>(a, b, c, bias, M, N, K, sa, sam, sak, sb, sbk, sbn, alpha);
+}
+
+extern "C" __global__ void __launch_bounds__(256) gemm_f32_wbf16(const float* a, const bf16* b, float* c,
+                                                                 const float* bias, int M, int N, int K,
+                                                                 long long sa, int sam, int sak, long long sb,
+                                                                 int sbk, int sbn, float alpha) {
+  gemm_simt<bf16>(a, b, c, bias, M, N, K, sa, sam, sak, sb, sbk, sbn, alpha);
+}
