@@ -2,9 +2,8 @@ package gpu
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
+	"unsafe"
 )
 
 // Context runs ops on one backend for one goroutine. Each op checks shapes, allocates its
@@ -389,12 +388,13 @@ func FreeTensor(be Backend, t *Tensor) {
 	}
 }
 
+// f32Bytes views v as little-endian bytes without copying (every GOARCH the engine builds for
+// is little-endian; the bytes are only read).
 func f32Bytes(v []float32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	if len(v) == 0 {
+		return nil
 	}
-	return b
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
 }
 
 // Capturer is implemented by backends that can record the kernels queued by f into a graph

@@ -13,7 +13,8 @@ type Kernels interface {
 	// WeightDType is the storage type the backend keeps for weights given in dt.
 	WeightDType(dt DType) DType
 	// Write copies host data (little-endian elements of type src) into dst, converting to
-	// dst's dtype if they differ.
+	// dst's dtype if they differ. data may alias the caller's memory (Upload passes a view of
+	// its []float32): finish reading it before returning.
 	Write(dst *Tensor, data []byte, src DType) error
 	// Read waits for queued work and copies src into data, converted to float32.
 	Read(data []float32, src *Tensor) error

@@ -8,11 +8,11 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"latentstudio/gpu"
 )
@@ -161,8 +161,8 @@ func (b *Backend) Write(dst *gpu.Tensor, data []byte, src gpu.DType) error {
 	}
 	switch {
 	case dst.DType() == gpu.F32 && src == gpu.F32:
-		for i := range n {
-			buf.f[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		if n > 0 { // a byte copy: data may be unaligned (a mapped file), the host is little-endian
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&buf.f[0])), 4*n), data)
 		}
 	case dst.DType() == gpu.F32:
 		conv := gpu.F16ToF32

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"sync"
 
 	"latentstudio/gpu"
 )
@@ -629,18 +630,8 @@ func (b *Backend) RoPE2D(dst, x *gpu.Tensor, base float32) error {
 	X, Y := f32(x), f32(dst)
 	h, w, d := x.Dim(-3), x.Dim(-2), x.Dim(-1)
 	q := d / 4
-	table := func(n int) ([]float32, []float32) {
-		c, s := make([]float32, n*q), make([]float32, n*q)
-		for pos := range n {
-			for j := range q {
-				a := float64(pos) * math.Pow(float64(base), -float64(j)/float64(q))
-				c[pos*q+j], s[pos*q+j] = float32(math.Cos(a)), float32(math.Sin(a))
-			}
-		}
-		return c, s
-	}
-	cr, sr := table(h)
-	cc, sc := table(w)
+	cr, sr := ropeTable(h, q, base)
+	cc, sc := ropeTable(w, q, base)
 	rows := len(X) / d
 	b.pool.rows(rows, 256, func(lo, hi int) {
 		for row := lo; row < hi; row++ {
@@ -651,6 +642,32 @@ func (b *Backend) RoPE2D(dst, x *gpu.Tensor, base float32) error {
 		}
 	})
 	return nil
+}
+
+type ropeKey struct {
+	n, q int
+	base float32
+}
+
+var ropeTables sync.Map // ropeKey → [2][]float32
+
+// ropeTable returns cos and sin of pos·base^(−j/q) for pos < n, j < q (computed in float64,
+// cached: every layer of a level uses the same grid).
+func ropeTable(n, q int, base float32) ([]float32, []float32) {
+	k := ropeKey{n, q, base}
+	if t, ok := ropeTables.Load(k); ok {
+		v := t.([2][]float32)
+		return v[0], v[1]
+	}
+	c, s := make([]float32, n*q), make([]float32, n*q)
+	for pos := range n {
+		for j := range q {
+			a := float64(pos) * math.Pow(float64(base), -float64(j)/float64(q))
+			c[pos*q+j], s[pos*q+j] = float32(math.Cos(a)), float32(math.Sin(a))
+		}
+	}
+	ropeTables.Store(k, [2][]float32{c, s})
+	return c, s
 }
 
 func rotGo(out, in, c, s []float32) {
