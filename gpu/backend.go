@@ -86,7 +86,7 @@ func Open(choice string) (Backend, error) {
 		var why string
 		if f := lookup("cuda"); f == nil {
 			why = "cuda backend not built in"
-		} else if be, err := f(); err != nil {
+		} else if be, err := safeOpen(f); err != nil {
 			why = "cuda unavailable: " + err.Error()
 		} else {
 			return announce(be, "auto: CUDA device found")
@@ -95,7 +95,7 @@ func Open(choice string) (Backend, error) {
 		if f == nil {
 			return nil, fmt.Errorf("gpu: %w: no cpu backend registered (import _ \"latentstudio/gpu/cpu\")", ErrNoBackend)
 		}
-		be, err := f()
+		be, err := safeOpen(f)
 		if err != nil {
 			return nil, fmt.Errorf("gpu: cpu backend: %w", err)
 		}
@@ -105,13 +105,24 @@ func Open(choice string) (Backend, error) {
 		if f == nil {
 			return nil, fmt.Errorf("gpu: %s %w in this build (registered: %v)", choice, ErrNoBackend, Backends())
 		}
-		be, err := f()
+		be, err := safeOpen(f)
 		if err != nil {
 			return nil, fmt.Errorf("gpu: %s backend (chosen by %s): %w", choice, src, err)
 		}
 		return announce(be, "chosen by "+src)
 	}
 	return nil, fmt.Errorf("gpu: unknown engine %q (from %s): use auto, cuda or cpu", choice, src)
+}
+
+// safeOpen calls a factory and turns a panic (a broken driver library, say) into an error, so
+// that auto still falls back to the CPU and the server stays up.
+func safeOpen(f Factory) (be Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			be, err = nil, fmt.Errorf("backend panicked while opening: %v", r)
+		}
+	}()
+	return f()
 }
 
 func lookup(name string) Factory {

@@ -206,3 +206,19 @@ func TestArenaPlanSharesBuffersAndCatchesLateReads(t *testing.T) {
 		t.Fatalf("replanned pass: %v %v", got, err)
 	}
 }
+
+func TestCPUThreadsFromEnvironment(t *testing.T) {
+	old := gpu.Logf
+	gpu.Logf = func(string, ...any) {}
+	defer func() { gpu.Logf = old }()
+	t.Setenv("STUDIO_CPU_THREADS", "zero")
+	if _, err := gpu.Open("cpu"); err == nil || !strings.Contains(err.Error(), "STUDIO_CPU_THREADS") {
+		t.Fatalf("bad thread count: %v", err)
+	}
+	t.Setenv("STUDIO_CPU_THREADS", "1")
+	be, err := gpu.Open("cpu")
+	if err != nil || be.Info().Threads != 1 {
+		t.Fatalf("one thread: %v", err)
+	}
+	be.Close()
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -17,8 +18,20 @@ import (
 	"latentstudio/gpu"
 )
 
+// EnvThreads overrides the number of worker threads (default: GOMAXPROCS).
+const EnvThreads = "STUDIO_CPU_THREADS"
+
 func init() {
-	gpu.Register("cpu", func() (gpu.Backend, error) { return New(0), nil })
+	gpu.Register("cpu", func() (gpu.Backend, error) {
+		n := 0
+		if v := os.Getenv(EnvThreads); v != "" {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil || n < 1 {
+				return nil, fmt.Errorf("%s=%q: want a positive number of threads", EnvThreads, v)
+			}
+		}
+		return New(n), nil
+	})
 }
 
 // Backend runs kernels on the CPU. It is safe for concurrent use by several Contexts.
@@ -28,10 +41,11 @@ type Backend struct {
 	reason string
 }
 
-// New makes a CPU backend with the given number of worker threads (0: one per CPU).
+// New makes a CPU backend with the given number of worker threads (0: GOMAXPROCS, which
+// follows the CPUs the process may use).
 func New(threads int) *Backend {
 	if threads <= 0 {
-		threads = runtime.NumCPU()
+		threads = runtime.GOMAXPROCS(0)
 	}
 	return &Backend{pool: newPool(threads), kern: selectKernel()}
 }
