@@ -1,0 +1,82 @@
+package pianoroll
+
+import (
+	"context"
+	"fmt"
+
+	"latentstudio/gpu/sampler"
+)
+
+// Options for one inpainting call. Zero fields take DefaultOptions' values.
+type Options struct {
+	Sampler    string  // "euler", "dpm++2m", "dpm++2m-sde"
+	Steps      int     // sampler steps before RePaint jumps
+	Jumps      int     // RePaint U, 1..10: more gives busier, better-joined music (and costs U× the steps)
+	Candidates int     // K rolls in one batch
+	Percentile float64 // which candidate, ranked by notes in the mask (0 = sparsest, 1 = busiest)
+	Seed       uint64
+	SigmaMin   float64
+	SigmaMax   float64
+}
+
+// DefaultOptions: 30 DPM++ 2M SDE steps, U = 2, one candidate.
+func DefaultOptions() Options {
+	return Options{Sampler: "dpm++2m-sde", Steps: 30, Jumps: 2, Candidates: 1, Percentile: 0.5, SigmaMin: 0.01, SigmaMax: 10}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Sampler == "" {
+		o.Sampler = d.Sampler
+	}
+	if o.Steps == 0 {
+		o.Steps = d.Steps
+	}
+	if o.Jumps == 0 {
+		o.Jumps = d.Jumps
+	}
+	if o.Candidates == 0 {
+		o.Candidates = d.Candidates
+	}
+	if o.SigmaMin == 0 {
+		o.SigmaMin = d.SigmaMin
+	}
+	if o.SigmaMax == 0 {
+		o.SigmaMax = d.SigmaMax
+	}
+	return o
+}
+
+// Inpaint fills the cells of roll [3,128,W] (the TEAM.md roll image in [-1,1]) where mask is
+// 1 and returns every candidate, ranked by the notes it put in the mask, with the pick.
+// Cells outside the mask come back exactly as given.
+func (m *Model) Inpaint(ctx context.Context, roll []float32, mask *Mask, opt Options) (*sampler.Result, error) {
+	opt = opt.withDefaults()
+	if err := m.CheckWidth(mask.Steps); err != nil {
+		return nil, err
+	}
+	if len(roll) != m.Config.RollChannels*Pitches*mask.Steps {
+		return nil, fmt.Errorf("%w: roll has %d values, want 3 × 128 × %d", ErrBadTask, len(roll), mask.Steps)
+	}
+	if mask.Count() == 0 {
+		return nil, fmt.Errorf("%w: the mask is empty: draw where the model should play", ErrBadTask)
+	}
+	if opt.Steps < 1 || opt.Steps > 1000 {
+		return nil, fmt.Errorf("%w: %d steps out of 1..1000", ErrBadTask, opt.Steps)
+	}
+	samp, err := sampler.ByName(opt.Sampler)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadTask, err)
+	}
+	d := m.NewDenoiser(ctx)
+	defer d.Close()
+	return sampler.Inpaint(ctx, d.Net(opt.Candidates, mask.Steps), Normal, roll, mask.Cells, sampler.Inpainting{
+		Sampler:    samp,
+		Sigmas:     sampler.Karras(opt.Steps, opt.SigmaMin, opt.SigmaMax, 7),
+		Jumps:      opt.Jumps,
+		Candidates: opt.Candidates,
+		Percentile: opt.Percentile,
+		Seed:       opt.Seed,
+		Channels:   m.Config.RollChannels,
+	})
+}
