@@ -22,7 +22,8 @@ func (b *Backend) Attention(dst, q, k, v *gpu.Tensor, scale float32) error {
 		S := *sp
 		qm := matrix{d: Q[(h*lq+r0)*d : (h*lq+r0+rows)*d], rs: d, cs: 1}
 		km := matrix{d: K[h*lk*d : (h+1)*lk*d], rs: 1, cs: d} // kᵀ: element (e, j) = k[j][e]
-		gemm(nil, b.kern, rows, lk, d, 1, qm, km, S, lk, nil) // alpha 1 keeps q unpacked; scale goes into the softmax
+		kr := b.kern.forRows(rows)
+		gemm(nil, kr, rows, lk, d, 1, qm, km, S, lk, nil) // alpha 1 keeps q unpacked; scale goes into the softmax
 		var inv [attnBlock]float32
 		for r := range rows {
 			row := S[r*lk : (r+1)*lk]
@@ -30,7 +31,7 @@ func (b *Backend) Attention(dst, q, k, v *gpu.Tensor, scale float32) error {
 		}
 		vm := matrix{d: V[h*lk*dv : (h+1)*lk*dv], rs: dv, cs: 1}
 		out := O[(h*lq+r0)*dv : (h*lq+r0+rows)*dv]
-		gemm(nil, b.kern, rows, dv, lk, 1, matrix{d: S, rs: lk, cs: 1}, vm, out, dv, nil)
+		gemm(nil, kr, rows, dv, lk, 1, matrix{d: S, rs: lk, cs: 1}, vm, out, dv, nil)
 		// normalise the dv outputs of a row rather than its lk probabilities
 		for r := range rows {
 			o := out[r*dv : (r+1)*dv]

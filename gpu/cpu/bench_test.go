@@ -8,7 +8,7 @@ import (
 	"latentstudio/gpu"
 )
 
-func benchTensor(b *testing.B, be *Backend, r *rand.Rand, shape ...int) *gpu.Tensor {
+func benchTensor(b testing.TB, be *Backend, r *rand.Rand, shape ...int) *gpu.Tensor {
 	s, _ := be.Alloc(gpu.F32, gpu.Shape(shape).Elems())
 	copy(s.(*buffer).f, randn(r, gpu.Shape(shape).Elems()))
 	return gpu.NewTensor(s, gpu.F32, shape...)

@@ -25,9 +25,20 @@ type microkernel struct {
 	// row-major and alpha is 1: with the model's small N, packing A cost as much as the math.
 	direct func(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
 	simd   bool // the CPU has AVX2+FMA: use the vector row helpers (exp, max, GEGLU)
+	// small is a kernel with fewer rows for small products whose M it divides (64-row
+	// attention blocks waste a third of a 12-row panel); nil when there is none.
+	small *microkernel
 }
 
-var genericKernel = &microkernel{"go", 4, 4, kernGo4x4, nil, false}
+// forRows picks the kernel for an m-row product.
+func (kr *microkernel) forRows(m int) *microkernel {
+	if kr.small != nil && m%kr.mr != 0 && m%kr.small.mr == 0 && m <= 4*gemmMC {
+		return kr.small
+	}
+	return kr
+}
+
+var genericKernel = &microkernel{"go", 4, 4, kernGo4x4, nil, false, nil}
 
 // EnvKernel forces a slower microkernel for tests and comparisons ("go", "avx2", "avx512");
 // a kernel the CPU lacks is never chosen.

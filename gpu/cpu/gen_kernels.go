@@ -22,6 +22,8 @@ func main() {
 	kernel(p, "kernAVX512", "Z", 12, 64, 24, 26, 6)
 	kernel(p, "kernAVX2", "Y", 6, 32, 12, 14, 2)
 	direct(p, "kernAVX512D", "Z", 12, 64, 24, 26, 6)
+	kernel(p, "kernAVX512x8", "Z", 8, 64, 24, 26, 6)
+	direct(p, "kernAVX512x8D", "Z", 8, 64, 24, 26, 6)
 	direct(p, "kernAVX2D", "Y", 6, 32, 12, 14, 2)
 	rows(p)
 	vec(p)
@@ -115,7 +117,7 @@ func kernel(p func(string, ...any), name, r string, mr, vb, bReg, bcReg, nBc int
 // each addressed as (base), (base)(DX*1), (base)(DX*2).
 func direct(p func(string, ...any), name, r string, mr, vb, bReg, bcReg, nBc int) {
 	nr := 2 * vb / 4
-	bases := []string{"SI", "BX", "R10", "R11"}[:mr/3]
+	bases := []string{"SI", "BX", "R10", "R11"}[:(mr+2)/3]
 	p("")
 	p("// func %s(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)", name)
 	p("// C[%d×%d] (+)= Σ_k a[i·lda+k]·b[k·%d+j]; k ≥ 1.", mr, nr, nr)

@@ -4,7 +4,14 @@ import "testing"
 
 // BenchmarkMicrokernel runs each microkernel on cache-resident panels: the ceiling for GEMM.
 func BenchmarkMicrokernel(b *testing.B) {
+	var ks []*microkernel
 	for _, k := range available() {
+		ks = append(ks, k)
+		if k.small != nil {
+			ks = append(ks, k.small)
+		}
+	}
+	for _, k := range ks {
 		b.Run(k.name, func(b *testing.B) {
 			const kc = 256
 			A := make([]float32, kc*k.mr)

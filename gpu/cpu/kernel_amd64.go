@@ -14,6 +14,12 @@ func kernAVX2(k int, a, b, c *float32, ldc int, acc bool)
 func kernAVX512D(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
 
 //go:noescape
+func kernAVX512x8(k int, a, b, c *float32, ldc int, acc bool)
+
+//go:noescape
+func kernAVX512x8D(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
+
+//go:noescape
 func kernAVX2D(k int, a *float32, lda int, b, c *float32, ldc int, acc bool)
 
 //go:noescape
@@ -41,8 +47,9 @@ func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 func xgetbv() (eax, edx uint32)
 
 var (
-	avx512Kernel = &microkernel{"avx512", 12, 32, kernAVX512, kernAVX512D, true}
-	avx2Kernel   = &microkernel{"avx2", 6, 16, kernAVX2, kernAVX2D, true}
+	avx512Kernel = &microkernel{"avx512", 12, 32, kernAVX512, kernAVX512D, true, avx512x8}
+	avx2Kernel   = &microkernel{"avx2", 6, 16, kernAVX2, kernAVX2D, true, nil}
+	avx512x8     = &microkernel{"avx512x8", 8, 32, kernAVX512x8, kernAVX512x8D, true, nil}
 )
 
 // available lists the microkernels this CPU and OS support, fastest first: AVX-512F needs the
