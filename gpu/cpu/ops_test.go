@@ -625,3 +625,27 @@ func TestLayoutProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallKernels runs the reduced-row microkernels (used for 64-row attention blocks) on
+// their own through the GEMM driver, partial tiles and transposed operands included.
+func TestSmallKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	for _, k := range available() {
+		if k.small == nil {
+			continue
+		}
+		for _, sz := range [][3]int{{8, 32, 5}, {64, 64, 64}, {13, 45, 300}, {3, 7, 2}} {
+			m, n, kk := sz[0], sz[1], sz[2]
+			a, b := randn(r, m*kk), randn(r, kk*n)
+			c := make([]float32, m*n)
+			gemm(nil, k.small, m, n, kk, 1, matrix{d: a, rs: kk, cs: 1}, matrix{d: b, rs: 1, cs: kk}, c, n, nil)
+			near(t, k.small.name, c, refMatMul(a, b, m, n, kk, false, true), 1e-4*math.Sqrt(float64(kk)), 1e-4)
+			gemm(nil, k.small, m, n, kk, 0.5, matrix{d: a, rs: 1, cs: m}, matrix{d: b, rs: n, cs: 1}, c, n, nil)
+			want := refMatMul(a, b, m, n, kk, true, false)
+			for i := range want {
+				want[i] *= 0.5
+			}
+			near(t, k.small.name+" transposed A", c, want, 1e-4*math.Sqrt(float64(kk)), 1e-4)
+		}
+	}
+}
