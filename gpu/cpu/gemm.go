@@ -312,7 +312,19 @@ func packB(dst []float32, B matrix, pc, kc, j0, n, nr int) {
 		}
 		return
 	}
-	for j := range cols {
+	j := 0
+	for ; j+8 <= cols; j += 8 { // eight source rows at a time: 32-byte stores, eight read streams
+		s := [8][]float32{}
+		for q := range s {
+			s[q] = B.d[(j0+j+q)*B.cs+pc : (j0+j+q)*B.cs+pc+kc]
+		}
+		for p := range kc {
+			d := dst[p*nr+j : p*nr+j+8 : p*nr+j+8]
+			d[0], d[1], d[2], d[3] = s[0][p], s[1][p], s[2][p], s[3][p]
+			d[4], d[5], d[6], d[7] = s[4][p], s[5][p], s[6][p], s[7][p]
+		}
+	}
+	for ; j < cols; j++ {
 		src := B.d[(j0+j)*B.cs+pc : (j0+j)*B.cs+pc+kc]
 		for p, v := range src {
 			dst[p*nr+j] = v
