@@ -69,6 +69,10 @@ const EnvEngine = "STUDIO_ENGINE"
 // ErrNoBackend is returned (wrapped) when the chosen backend is not compiled in.
 var ErrNoBackend = errors.New("backend not available")
 
+// ErrOutOfMemory is wrapped by a backend's Alloc when the device cannot hold a buffer, so
+// callers can retry a request elsewhere (errors.Is) without knowing the backend.
+var ErrOutOfMemory = errors.New("out of memory")
+
 // Open opens the backend named by choice: "cuda", "cpu" or "auto" (cuda when it opens, else
 // cpu). An empty choice reads STUDIO_ENGINE and defaults to auto. It logs exactly one line
 // saying which backend runs and why; the same reason is in Info().Reason.

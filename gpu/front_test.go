@@ -222,3 +222,13 @@ func TestCPUThreadsFromEnvironment(t *testing.T) {
 	}
 	be.Close()
 }
+
+// A request larger than the machine's memory is an error naming the sizes, not a crash.
+func TestHugeAllocationIsAnError(t *testing.T) {
+	c := gpu.NewContext(context.Background(), openCPU(t))
+	y := c.RandN(1, 0, 1<<20, 1<<20, 64) // 256 TiB
+	_, err := c.Download(y)
+	if !errors.Is(err, gpu.ErrOutOfMemory) || !strings.Contains(err.Error(), "MiB") {
+		t.Fatalf("want ErrOutOfMemory, got %v", err)
+	}
+}

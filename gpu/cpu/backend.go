@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -146,10 +147,20 @@ func f32(t *gpu.Tensor) []float32 {
 	return t.Storage().(*buffer).f
 }
 
-// Alloc makes a zeroed buffer.
+// bigAlloc is the size above which Alloc first checks the memory the system has left: Go
+// cannot recover from running out, so a huge request must fail before it is made.
+const bigAlloc = 256 << 20
+
+// Alloc makes a zeroed buffer; a request larger than the available memory fails with
+// gpu.ErrOutOfMemory instead of crashing the process.
 func (b *Backend) Alloc(dt gpu.DType, n int) (gpu.Storage, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("negative size %d", n)
+	if n < 0 || n > math.MaxInt/8 {
+		return nil, fmt.Errorf("bad size %d", n)
+	}
+	if bytes := int64(n) * int64(dt.Size()); bytes > bigAlloc {
+		if _, free := memInfo(); free > 0 && bytes > free {
+			return nil, fmt.Errorf("%w: %d MiB asked, %d MiB available", gpu.ErrOutOfMemory, bytes>>20, free>>20)
+		}
 	}
 	if dt == gpu.F32 {
 		return &buffer{f: make([]float32, n)}, nil
