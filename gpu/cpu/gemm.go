@@ -8,11 +8,12 @@ import (
 )
 
 // The GEMM follows Goto & van de Geijn: B is packed in kc×NR column panels shared by all
-// workers, each worker packs an mc×kc block of A into MR-row panels (scaled by alpha) and a
-// microkernel computes MR×NR tiles of C with the whole tile in registers.
+// workers (once per weight, for sealed weights), each worker takes an mc×kc block of A (read
+// in place when row-major and alpha is 1, else packed into MR-row panels scaled by alpha) and
+// a microkernel computes MR×NR tiles of C with the whole tile in registers.
 const (
 	gemmKC = 256
-	gemmMC = 96 // a multiple of every MR (4, 6, 12)
+	gemmMC = 96 // a multiple of every MR (4, 6, 8, 12)
 )
 
 // microkernel computes C[MR×NR] (+)= Apanel[kc×MR]ᵀ·Bpanel[kc×NR]; c points at a full tile of
