@@ -32,6 +32,16 @@ func NewContext(ctx context.Context, be Backend) *Context {
 	return &Context{be: be, ctx: ctx, graphs: map[string]*replay{}}
 }
 
+// SetContext replaces the context.Context that cancels the work (one per request) and clears
+// the error, keeping the arena, its plan and any captured graphs: a session keeps one Context
+// across requests and calls SetContext at the start of each.
+func (c *Context) SetContext(ctx context.Context) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.ctx, c.err = ctx, nil
+}
+
 // Backend returns the backend the context runs on.
 func (c *Context) Backend() Backend { return c.be }
 

@@ -93,6 +93,13 @@ func TestCancellationStopsOps(t *testing.T) {
 	if _, err := c.Download(y); !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
+	// The next request brings its own context; the Context (and its arena) carries on.
+	c.SetContext(context.Background())
+	c.Reset()
+	got, err := c.Download(c.Scale(c.Upload([]float32{1, 2, 3}, 3), 2))
+	if err != nil || got[2] != 6 {
+		t.Fatalf("after SetContext: %v %v", got, err)
+	}
 }
 
 func TestArenaReusesBuffersAcrossPasses(t *testing.T) {
