@@ -3,6 +3,8 @@ package cuda
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"sort"
 	"testing"
 )
 
@@ -88,6 +90,52 @@ func BenchmarkHDiT(b *testing.B) {
 				b.ReportMetric(float64(h.Launches()), "kernels")
 			})
 		}
+	}
+}
+
+// TestHDiTProfile logs each kernel's device time in one evaluation (LATENT_PROFILE=1, GPU
+// machine): where the step's time goes.
+func TestHDiTProfile(t *testing.T) {
+	if os.Getenv("LATENT_PROFILE") == "" {
+		t.Skip("LATENT_PROFILE not set")
+	}
+	d, k := kernelsOrSkip(t)
+	err := d.Do(func() error {
+		h, err := NewHDiT(d, k, DefaultHDiT, weightsOf(randomHDiTWeights(DefaultHDiT, 3)))
+		if err != nil {
+			return err
+		}
+		defer h.Free()
+		for _, batch := range []int{1, 16} {
+			for run := 0; run < 3; run++ { // the last run counts
+				names, ms, err := h.Profile(batch, 512)
+				if err != nil {
+					return err
+				}
+				if run < 2 {
+					continue
+				}
+				sum := map[string]float32{}
+				var total float32
+				for i, n := range names {
+					sum[n] += ms[i]
+					total += ms[i]
+				}
+				keys := make([]string, 0, len(sum))
+				for n := range sum {
+					keys = append(keys, n)
+				}
+				sort.Slice(keys, func(i, j int) bool { return sum[keys[i]] > sum[keys[j]] })
+				t.Logf("PROFILE b=%d: %d kernels, %.4f ms summed (events around each, no graph)", batch, len(names), total)
+				for _, n := range keys {
+					t.Logf("PROFILE b=%d %-22s %.4f ms", batch, n, sum[n])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -53,13 +53,61 @@ type HDiT struct {
 
 	patchIn, patchOut, adaW uint64
 	outNorm, adaOnes        uint64
-	fourier, w1t, b1, w2t   uint64
+	fourier, w1, b1, w2     uint64
 	b2                      uint64
 	adaCols                 int
 	merges, splits, facs    []uint64
 	layers                  []hditLayer // down levels, mid, up levels in execution order
 	owned                   []allocation
 	plans                   map[[2]int]*hditPlan
+	profile                 *[]kernelTime // set by Profile: time every kernel
+}
+
+type kernelTime struct {
+	name  string
+	timer *Timer
+}
+
+// op queues one kernel; under Profile it is bracketed by events.
+func (h *HDiT) op(name string, f func() error) error {
+	if h.profile == nil {
+		return f()
+	}
+	t, err := h.d.NewTimer()
+	if err != nil {
+		return err
+	}
+	*h.profile = append(*h.profile, kernelTime{name, t})
+	if err := h.d.Start(t); err != nil {
+		return err
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	return h.d.Stop(t)
+}
+
+// Profile runs one evaluation of a planned shape kernel by kernel (no graph) and returns each
+// kernel's device time in milliseconds, in launch order (names repeat per layer).
+func (h *HDiT) Profile(batch, width int) (names []string, ms []float32, err error) {
+	p, err := h.plan(batch, width)
+	if err != nil {
+		return nil, nil, err
+	}
+	var times []kernelTime
+	h.profile = &times
+	err = h.queue(p)
+	h.profile = nil
+	for _, kt := range times {
+		if err == nil {
+			var v float32
+			if v, err = kt.timer.Milliseconds(); err == nil {
+				names, ms = append(names, kt.name), append(ms, v)
+			}
+		}
+		kt.timer.Destroy()
+	}
+	return names, ms, err
 }
 
 type allocation struct{ ptr, size uint64 }
@@ -82,8 +130,8 @@ func (h *HDiT) upload(b []byte) (uint64, error) {
 }
 
 // NewHDiT uploads the weights: Linear weights as bf16 (ff.up's rows interleaved for the fused
-// GEGLU, all adaptive-norm weights stacked into one matrix), the mapping network transposed in
-// f32. Call inside Do.
+// GEGLU, all adaptive-norm weights stacked into one matrix), the mapping network in f32. Call
+// inside Do.
 func NewHDiT(d *Device, k *Kernels, cfg HDiTConfig, get WeightFunc) (*HDiT, error) {
 	h := &HDiT{d: d, k: k, cfg: cfg, plans: map[[2]int]*hditPlan{}}
 	if err := h.load(get); err != nil {
@@ -142,7 +190,7 @@ func (h *HDiT) load(get WeightFunc) error {
 		if err != nil {
 			return err
 		}
-		pw, err := f32(Transpose(wt, mw, mw))
+		pw, err := f32(wt)
 		if err != nil {
 			return err
 		}
@@ -151,9 +199,9 @@ func (h *HDiT) load(get WeightFunc) error {
 			return err
 		}
 		if i == 0 {
-			h.w1t, h.b1 = pw, pb
+			h.w1, h.b1 = pw, pb
 		} else {
-			h.w2t, h.b2 = pw, pb
+			h.w2, h.b2 = pw, pb
 		}
 	}
 	// layers in execution order
@@ -278,6 +326,8 @@ type hditPlan struct {
 	scal, cond, ada, rope uint64
 	acts                  []uint64 // per level [B, h_i, w_i, C_i]
 	qkv, o, hid           uint64   // scratch
+	ws, cnt               uint64   // split-K workspace and tile counters
+	wsFloats, cntN        int
 	graph                 *Graph
 }
 
@@ -316,7 +366,12 @@ func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
 		maxQKV, maxO, maxHid = max(maxQKV, 3*t*c), max(maxO, t*c), max(maxHid, 2*t*c)
 	}
 	p.qkv, p.o, p.hid = f(maxQKV), f(maxO), f(maxHid)
+	p.wsFloats, p.cntN = h.k.SplitKWorkspace()
+	p.ws, p.cnt = f(p.wsFloats), f(p.cntN)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.d.Fill32(p.cnt, 0, uint64(p.cntN)); err != nil {
 		return nil, err
 	}
 	if err := h.d.Upload(p.rope, F32Bytes(RoPETable(max(hh, ww), h.cfg.RopeBase))); err != nil {
@@ -330,13 +385,21 @@ func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
 func (h *HDiT) queue(p *hditPlan) error {
 	k, cfg := h.k, h.cfg
 	b := p.batch
-	if err := k.Mapping(p.sigma, h.fourier, h.w1t, h.b1, h.w2t, h.b2, p.cond, p.scal, b, cfg.MappingWidth, float32(cfg.SigmaData)); err != nil {
+	k.SetSplitK(p.ws, p.wsFloats, p.cnt, p.cntN)
+	defer k.SetSplitK(0, 0, 0, 0)
+	if err := h.op("mapping", func() error {
+		return k.Mapping(p.sigma, h.fourier, h.w1, h.b1, h.w2, h.b2, p.cond, p.scal, b, cfg.MappingWidth, float32(cfg.SigmaData))
+	}); err != nil {
 		return err
 	}
-	if err := k.Gemm(p.cond, h.adaW, p.ada, b, h.adaCols, cfg.MappingWidth, h.adaOnes, false); err != nil {
+	if err := h.op("ada gemm", func() error {
+		return k.Gemm(p.cond, h.adaW, p.ada, b, h.adaCols, cfg.MappingWidth, h.adaOnes, false)
+	}); err != nil {
 		return err
 	}
-	if err := k.GemmPatchIn(h.patchIn, p.acts[0], b, hditPitches, p.width, cfg.Widths[0], p.x, p.ctx, p.mask, p.scal); err != nil {
+	if err := h.op("patch_in", func() error {
+		return k.GemmPatchIn(h.patchIn, p.acts[0], b, hditPitches, p.width, cfg.Widths[0], p.x, p.ctx, p.mask, p.scal)
+	}); err != nil {
 		return err
 	}
 	hh, ww := hditPitches/4, p.width/4
@@ -355,7 +418,9 @@ func (h *HDiT) queue(p *hditPlan) error {
 		if err := runLevel(i, cfg.Depths[i]); err != nil {
 			return err
 		}
-		if err := k.GemmMerge(p.acts[i], h.merges[i], p.acts[i+1], b, hh>>i, ww>>i, cfg.Widths[i+1], 4*cfg.Widths[i]); err != nil {
+		if err := h.op(fmt.Sprintf("merge %d", i), func() error {
+			return k.GemmMerge(p.acts[i], h.merges[i], p.acts[i+1], b, hh>>i, ww>>i, cfg.Widths[i+1], 4*cfg.Widths[i])
+		}); err != nil {
 			return err
 		}
 	}
@@ -363,14 +428,18 @@ func (h *HDiT) queue(p *hditPlan) error {
 		return err
 	}
 	for i := nl - 2; i >= 0; i-- {
-		if err := k.GemmSplit(p.acts[i+1], h.splits[i], p.acts[i], b, hh>>i, ww>>i, 4*cfg.Widths[i], cfg.Widths[i+1], p.acts[i], h.facs[i]); err != nil {
+		if err := h.op(fmt.Sprintf("split %d", i), func() error {
+			return k.GemmSplit(p.acts[i+1], h.splits[i], p.acts[i], b, hh>>i, ww>>i, 4*cfg.Widths[i], cfg.Widths[i+1], p.acts[i], h.facs[i])
+		}); err != nil {
 			return err
 		}
 		if err := runLevel(i, cfg.Depths[i]); err != nil {
 			return err
 		}
 	}
-	return k.GemmPatchOut(p.acts[0], h.patchOut, p.out, b, hditPitches, p.width, 48, cfg.Widths[0], h.outNorm, hditEps, p.x, p.scal)
+	return h.op("patch_out", func() error {
+		return k.GemmPatchOut(p.acts[0], h.patchOut, p.out, b, hditPitches, p.width, 48, cfg.Widths[0], h.outNorm, hditEps, p.x, p.scal)
+	})
 }
 
 func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw int) error {
@@ -381,19 +450,26 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw int) error {
 	if L.level < h.cfg.GlobalFrom {
 		wh, ww = h.cfg.Window[0], h.cfg.Window[1]
 	}
-	if err := k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), h.adaCols, gh*gw, hditEps); err != nil {
+	lv := fmt.Sprintf("L%d ", L.level)
+	if err := h.op(lv+"norm+qkv", func() error {
+		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), h.adaCols, gh*gw, hditEps)
+	}); err != nil {
 		return err
 	}
-	if err := k.Attention(p.qkv, p.o, L.qn, L.kn, p.rope, p.batch, gh, gw, c, wh, ww, L.shift[0], L.shift[1], hditEps); err != nil {
+	if err := h.op(lv+"attention", func() error {
+		return k.Attention(p.qkv, p.o, L.qn, L.kn, p.rope, p.batch, gh, gw, c, wh, ww, L.shift[0], L.shift[1], hditEps)
+	}); err != nil {
 		return err
 	}
-	if err := k.GemmResidual(p.o, L.out, x, t, c, c); err != nil {
+	if err := h.op(lv+"out+residual", func() error { return k.GemmResidual(p.o, L.out, x, t, c, c) }); err != nil {
 		return err
 	}
-	if err := k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), h.adaCols, gh*gw, hditEps); err != nil {
+	if err := h.op(lv+"norm+up+geglu", func() error {
+		return k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), h.adaCols, gh*gw, hditEps)
+	}); err != nil {
 		return err
 	}
-	return k.GemmResidual(p.hid, L.down, x, t, c, 2*c)
+	return h.op(lv+"down+residual", func() error { return k.GemmResidual(p.hid, L.down, x, t, c, 2*c) })
 }
 
 // Launches is the number of kernels one evaluation queues.
@@ -500,17 +576,6 @@ func InterleaveGEGLU(w []float32, rows, k int) []float32 {
 	for j := 0; j < half; j++ {
 		copy(out[(2*j)*k:], w[j*k:(j+1)*k])
 		copy(out[(2*j+1)*k:], w[(half+j)*k:(half+j+1)*k])
-	}
-	return out
-}
-
-// Transpose returns the [cols][rows] transpose of a [rows][cols] matrix.
-func Transpose(w []float32, rows, cols int) []float32 {
-	out := make([]float32, len(w))
-	for r := 0; r < rows; r++ {
-		for c := 0; c < cols; c++ {
-			out[c*rows+r] = w[r*cols+c]
-		}
 	}
 	return out
 }

@@ -14,6 +14,61 @@ import (
 type Kernels struct {
 	d  *Device
 	fn map[string]*Function
+	sk splitK
+}
+
+// splitK is the workspace that lets a tensor-core GEMM with few output tiles and a long K
+// spread K over several blocks (latency-bound small-batch layers); see SetSplitK.
+type splitK struct {
+	ws, cnt        uint64
+	wsFloats, cntN int
+}
+
+// SplitKWorkspace returns the sizes SetSplitK needs to split any GEMM the heuristic splits:
+// floats for the partial tiles and uint32 counters (zeroed) for the tiles.
+func (k *Kernels) SplitKWorkspace() (floats, counters int) {
+	tiles := k.d.SMs / 2
+	return maxSplits * tiles * 33 * 128, tiles
+}
+
+const maxSplits = 8
+
+// SetSplitK hands the GEMMs a workspace (ws: floats, cnt: zeroed uint32 counters, sized by
+// SplitKWorkspace); ws = 0 turns splitting off. Buffers must outlive every graph that captured
+// a split GEMM.
+func (k *Kernels) SetSplitK(ws uint64, wsFloats int, cnt uint64, cntN int) {
+	k.sk = splitK{ws, cnt, wsFloats, cntN}
+}
+
+// splits picks how many blocks share K: only when the output has too few tiles to fill half
+// the GPU and K has at least 4 tiles of 64, so that each split keeps 2 or more.
+func (k *Kernels) splits(m, n, kk int) int {
+	if k.sk.ws == 0 {
+		return 1
+	}
+	tiles := ((m + 63) / 64) * ((n + 63) / 64)
+	nk := (kk + 63) / 64
+	if 2*tiles > k.d.SMs || nk < 4 {
+		return 1
+	}
+	s := min(nk/2, k.d.SMs/tiles, maxSplits)
+	if s < 2 || s*tiles*33*128 > k.sk.wsFloats || tiles > k.sk.cntN {
+		return 1
+	}
+	return s
+}
+
+// launchGemm launches a tensor-core GEMM kernel with split K when it pays; the last two
+// kernel arguments are the split workspace and counters.
+func (k *Kernels) launchGemm(name string, m, n, kk int, args ...any) error {
+	grid := gemmGrid(m, n)
+	s := k.splits(m, n, kk)
+	grid.Z = uint32(s)
+	ws, cnt := uint64(0), uint64(0)
+	if s > 1 {
+		ws, cnt = k.sk.ws, k.sk.cnt
+	}
+	return k.d.Launch(k.fn[name], grid, block128, 0, append(args, ws, cnt)...)
 }
 
 // LoadKernels JIT-compiles the embedded PTX for this device.
@@ -89,7 +144,7 @@ func (k *Kernels) GemmAlpha(a, w, c uint64, m, n, kk int, bias uint64, silu bool
 	if silu {
 		act = 1
 	}
-	return k.d.Launch(k.fn["gemm_bf16"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, bias, act, alpha)
+	return k.launchGemm("gemm_bf16", m, n, kk, a, w, c, m, n, kk, bias, act, alpha)
 }
 
 // GemmNorm: c = (rms(a)·scale[b])·wᵀ, scale[b] = scale + (row / rowsPerBatch)·scaleStride
@@ -98,7 +153,7 @@ func (k *Kernels) GemmNorm(a, w, c uint64, m, n, kk int, scale uint64, scaleStri
 	if err := checkGemm("gemm norm", m, n, kk); err != nil {
 		return err
 	}
-	return k.d.Launch(k.fn["gemm_bf16_norm"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, scale, scaleStride, rowsPerBatch, eps)
+	return k.launchGemm("gemm_bf16_norm", m, n, kk, a, w, c, m, n, kk, scale, scaleStride, rowsPerBatch, eps)
 }
 
 // GemmNormGEGLU: c [M, N/2] = GEGLU((rms(a)·scale[b])·wᵀ) with w's rows interleaved
@@ -110,7 +165,7 @@ func (k *Kernels) GemmNormGEGLU(a, w, c uint64, m, n, kk int, scale uint64, scal
 	if n%2 != 0 {
 		return fmt.Errorf("gemm norm geglu: N=%d is odd", n)
 	}
-	return k.d.Launch(k.fn["gemm_bf16_norm_geglu"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, scale, scaleStride, rowsPerBatch, eps)
+	return k.launchGemm("gemm_bf16_norm_geglu", m, n, kk, a, w, c, m, n, kk, scale, scaleStride, rowsPerBatch, eps)
 }
 
 // GemmResidual: c += a·wᵀ.
@@ -118,7 +173,7 @@ func (k *Kernels) GemmResidual(a, w, c uint64, m, n, kk int) error {
 	if err := checkGemm("gemm residual", m, n, kk); err != nil {
 		return err
 	}
-	return k.d.Launch(k.fn["gemm_bf16_residual"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk)
+	return k.launchGemm("gemm_bf16_residual", m, n, kk, a, w, c, m, n, kk)
 }
 
 // GemmMerge: 2×2 token merge of a [B,h,w,K/4] then c [B·h/2·w/2, N] = merged·wᵀ.
@@ -130,7 +185,7 @@ func (k *Kernels) GemmMerge(a, w, c uint64, batch, h, wd, n, kk int) error {
 	if h%2 != 0 || wd%2 != 0 || (kk/4)%16 != 0 {
 		return fmt.Errorf("gemm merge: grid %d×%d with %d channels: needs even sides and channels a multiple of 16", h, wd, kk/4)
 	}
-	return k.d.Launch(k.fn["gemm_bf16_merge"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, h, wd)
+	return k.launchGemm("gemm_bf16_merge", m, n, kk, a, w, c, m, n, kk, h, wd)
 }
 
 // GemmSplit: y = a·wᵀ [B·h/2·w/2, N] split 2×2 onto the grid [B,h,w,N/4];
@@ -143,7 +198,7 @@ func (k *Kernels) GemmSplit(a, w, c uint64, batch, h, wd, n, kk int, skip, fac u
 	if h%2 != 0 || wd%2 != 0 || n%8 != 0 {
 		return fmt.Errorf("gemm split: grid %d×%d, N=%d: needs even sides and N a multiple of 8", h, wd, n)
 	}
-	return k.d.Launch(k.fn["gemm_bf16_split"], gemmGrid(m, n), block128, 0, a, w, c, m, n, kk, h, wd, skip, fac)
+	return k.launchGemm("gemm_bf16_split", m, n, kk, a, w, c, m, n, kk, h, wd, skip, fac)
 }
 
 // GemmPatchIn: the 4×4 patchify of concat(c_in·x, ctx, mask, pitch) [B,8,h,w] projected by
@@ -153,7 +208,7 @@ func (k *Kernels) GemmPatchIn(w, c uint64, batch, h, wd, n int, x, ctx, mask, sc
 	if h%4 != 0 || wd%4 != 0 || m == 0 {
 		return fmt.Errorf("gemm patch in: image %d×%d is not a positive multiple of 4", h, wd)
 	}
-	return k.d.Launch(k.fn["gemm_bf16_patch_in"], gemmGrid(m, n), block128, 0, w, c, m, n, h, wd, x, ctx, mask, scal)
+	return k.launchGemm("gemm_bf16_patch_in", m, n, 128, w, c, m, n, h, wd, x, ctx, mask, scal)
 }
 
 // GemmPatchOut: out [B,3,h,w] = c_skip·x + c_out·unpatchify((rms(a)·scale)·wᵀ), w [N=48, K].
@@ -165,7 +220,7 @@ func (k *Kernels) GemmPatchOut(a, w, out uint64, batch, h, wd, n, kk int, scale 
 	if n != 48 {
 		return fmt.Errorf("gemm patch out: N=%d, want 48 (4×4 patches of 3 channels)", n)
 	}
-	return k.d.Launch(k.fn["gemm_bf16_patch_out"], gemmGrid(m, n), block128, 0, a, w, out, m, n, kk, scale, eps, h, wd, x, scal)
+	return k.launchGemm("gemm_bf16_patch_out", m, n, kk, a, w, out, m, n, kk, scale, eps, h, wd, x, scal)
 }
 
 // GemmF32 is the plain f32 GEMM: c[b][m][n] = alpha·Σ_k a[b·sa + m·sam + k·sak]·
@@ -204,13 +259,12 @@ func (k *Kernels) Attention(qkv, o, qn, kn, rope uint64, batch, h, wd, c, wh, ww
 }
 
 // Mapping runs the noise-level network for B samples: sigma [B] → scal [B,4] = (c_in, c_skip,
-// c_out, c_noise) and cond [B,width]. w1t, w2t are the Linear weights transposed ([in][out]) in
-// f32.
-func (k *Kernels) Mapping(sigma, fourier, w1t, b1, w2t, b2, cond, scal uint64, batch, width int, sigmaData float32) error {
+// c_out, c_noise) and cond [B,width]. w1, w2 are the Linear weights ([out][in], f32).
+func (k *Kernels) Mapping(sigma, fourier, w1, b1, w2, b2, cond, scal uint64, batch, width int, sigmaData float32) error {
 	if width > 1024 || width%2 != 0 {
 		return fmt.Errorf("mapping: width %d must be even and at most 1024", width)
 	}
-	return k.d.Launch(k.fn["mapping"], Dim{X: uint32(batch)}, Dim{X: uint32(width)}, 0, sigma, fourier, w1t, b1, w2t, b2, cond, scal, width, sigmaData)
+	return k.d.Launch(k.fn["mapping"], Dim{X: uint32(batch)}, Dim{X: 1024}, 0, sigma, fourier, w1, b1, w2, b2, cond, scal, width, sigmaData)
 }
 
 // RandN fills n floats with the engine's Philox normals for (seed, offset) (gpu/philox.go).

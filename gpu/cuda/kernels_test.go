@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -217,6 +218,56 @@ func TestGemmKernels(t *testing.T) {
 			}
 		}
 		expect(t, "gemm_bf16_norm_geglu", d.get(t, C), gg, tolBF16)
+
+		// several K tiles, odd N (scalar stores), alpha
+		{
+			const m2, n2, k2 = 70, 45, 256
+			a2, w2 := randn(r, m2*k2, 1), randn(r, n2*k2, 1/16.0)
+			A2, W2, C2 := d.tbuf(t, a2), d.tbufBF16(t, w2), d.poisoned(t, m2*n2)
+			if err := k.GemmAlpha(A2.ptr, W2.ptr, C2.ptr, m2, n2, k2, 0, false, -0.5); err != nil {
+				return err
+			}
+			ref := linRef(f64(a2), w2, m2, n2, k2)
+			for i := range ref {
+				ref[i] *= -0.5
+			}
+			expect(t, "gemm_bf16 (K=256, N=45, alpha)", d.get(t, C2), ref, tolBF16)
+		}
+
+		// split K: 2 output tiles, K = 768 → the heuristic spreads K over blocks
+		{
+			wsF, cn := k.SplitKWorkspace()
+			WS, CN := d.poisoned(t, wsF), d.tbuf(t, make([]float32, cn))
+			k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
+			const m3, n3, k3 = 64, 100, 768
+			if s := k.splits(m3, n3, k3); s < 2 {
+				t.Errorf("split heuristic chose %d splits for %dx%dx%d", s, m3, n3, k3)
+			}
+			a3, w3 := randn(r, m3*k3, 1), randn(r, n3*k3, 1/math.Sqrt(k3))
+			sc3 := randn(r, k3, 0.2)
+			for i := range sc3 {
+				sc3[i] += 1
+			}
+			A3, W3, SC3 := d.tbuf(t, a3), d.tbufBF16(t, w3), d.tbuf(t, sc3)
+			for rep := 0; rep < 2; rep++ { // counters must be back at 0 for the second launch
+				C3 := d.poisoned(t, m3*n3)
+				if err := k.GemmNorm(A3.ptr, W3.ptr, C3.ptr, m3, n3, k3, SC3.ptr, 0, m3, 1e-6); err != nil {
+					return err
+				}
+				expect(t, fmt.Sprintf("gemm_bf16_norm split-K (64x100x768) #%d", rep), d.get(t, C3), linRef(rmsRows(a3, m3, k3, sc3, 0, m3), w3, m3, n3, k3), tolBF16)
+			}
+			c0 := randn(r, m3*n3, 1)
+			C4 := d.tbuf(t, c0)
+			if err := k.GemmResidual(A3.ptr, W3.ptr, C4.ptr, m3, n3, k3); err != nil {
+				return err
+			}
+			ref := linRef(f64(a3), w3, m3, n3, k3)
+			for i := range ref {
+				ref[i] += float64(c0[i])
+			}
+			expect(t, "gemm_bf16_residual split-K (64x100x768)", d.get(t, C4), ref, tolBF16)
+			k.SetSplitK(0, 0, 0, 0)
+		}
 
 		// residual: c += a·wᵀ
 		c0 := randn(r, m*n, 1)
@@ -552,7 +603,7 @@ func TestMapping(t *testing.T) {
 		w1, b1 := randn(r, mw*mw, 1/16.0), randn(r, mw, 0.1)
 		w2, b2 := randn(r, mw*mw, 1/16.0), randn(r, mw, 0.1)
 		S, F := d.tbuf(t, sigma), d.tbuf(t, four)
-		W1, B1, W2, B2 := d.tbuf(t, Transpose(w1, mw, mw)), d.tbuf(t, b1), d.tbuf(t, Transpose(w2, mw, mw)), d.tbuf(t, b2)
+		W1, B1, W2, B2 := d.tbuf(t, w1), d.tbuf(t, b1), d.tbuf(t, w2), d.tbuf(t, b2)
 		cond, scal := d.poisoned(t, B*mw), d.poisoned(t, B*4)
 		if err := k.Mapping(S.ptr, F.ptr, W1.ptr, B1.ptr, W2.ptr, B2.ptr, cond.ptr, scal.ptr, B, mw, 0.5); err != nil {
 			return err

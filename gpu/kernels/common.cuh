@@ -82,6 +82,21 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// smem_addr converts a generic pointer to shared memory into a shared-window address.
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  uint32_t r;
+  asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(r) : "l"(p));
+  return r;
+}
+
+// ldsm_x4 loads four 8×8 bf16 matrices from shared memory (ldmatrix): lane l gives the row
+// address of matrix l/8, row l%8; r[i] receives this lane's pair of matrix i.
+__device__ __forceinline__ void ldsm_x4(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_addr(p)));
+}
+
 // D = A·B + D for one m16n8k16 bf16 tile with f32 accumulators (sm_80+).
 __device__ __forceinline__ void mma16816(float* d, const uint32_t* a, const uint32_t* b) {
   asm volatile(

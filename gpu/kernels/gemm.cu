@@ -11,8 +11,8 @@
 
 #define BM 64
 #define BN 64
-#define BK 32
-#define SK (BK + 8) // padded shared row in bf16 elements: conflict-free fragment loads
+#define BK 64
+#define SK (BK + 8) // padded shared row in bf16 elements (144 bytes): conflict-free fragment loads
 
 enum { A_PLAIN = 0, A_MERGE = 1, A_PATCHIN = 2 };
 enum { E_STORE = 0, E_RESIDUAL = 1, E_GEGLU = 2, E_SPLIT = 3, E_PATCHOUT = 4 };
@@ -36,6 +36,8 @@ struct GemmArgs {
   const float* ctx;  // A_PATCHIN: context [B,3,H,W]
   const float* mask; // A_PATCHIN: [B,1,H,W]
   const float* scal; // per sample (c_in, c_skip, c_out, c_noise), from the mapping kernel
+  float* ws;         // split K (gridDim.z > 1): partial tiles [split][tile][33][128]
+  unsigned* cnt;     // split K: arrivals per tile, reset to 0 by the last block
 };
 
 // load16 reads 16 consecutive A elements of row m starting at column k into v.
@@ -115,7 +117,7 @@ __device__ __forceinline__ void gemm_body(const GemmArgs& p) {
   const int g = lane >> 2, tq = lane & 3;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
-  const int lrow = tid >> 1, lk = (tid & 1) * 16; // this thread's share of a tile load
+  const int lrow = tid >> 1, lk = (tid & 1) * 32; // this thread's share of a tile load
 
   float acc[2][4][4];
 #pragma unroll
@@ -125,74 +127,114 @@ __device__ __forceinline__ void gemm_body(const GemmArgs& p) {
 #pragma unroll
       for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
 
-  float av[16];
-  uint4 bv[2];
+  float av[32];
+  uint4 bv[4];
   float ss = 0.f; // sum of squares of this thread's part of its A row (NORM)
   const int am = m0 + lrow;
   const int sb = NORM && am < p.M ? (am / p.rowsPerBatch) * p.scaleStride : 0;
   const int bn = n0 + lrow;
 
+  // Each thread moves 32 consecutive k of one row of A and of W per tile. K is a multiple of
+  // 32, so a thread's half tile lies wholly inside or wholly past K (then zeros).
   auto fetch = [&](int k0) {
-    load16<AM>(p, am, k0 + lk, av);
-    if (bn < p.N) {
-      const uint4* src = (const uint4*)(p.w + (size_t)bn * p.K + k0 + lk);
-      bv[0] = src[0], bv[1] = src[1];
+    const bool in = k0 + lk < p.K;
+    if (in) {
+      load16<AM>(p, am, k0 + lk, av);
+      load16<AM>(p, am, k0 + lk + 16, av + 16);
     } else {
-      bv[0] = bv[1] = uint4{0, 0, 0, 0};
+#pragma unroll
+      for (int e = 0; e < 32; e++) av[e] = 0.f;
+    }
+    if (in && bn < p.N) {
+      const uint4* src = (const uint4*)(p.w + (size_t)bn * p.K + k0 + lk);
+      bv[0] = src[0], bv[1] = src[1], bv[2] = src[2], bv[3] = src[3];
+    } else {
+      bv[0] = bv[1] = bv[2] = bv[3] = uint4{0, 0, 0, 0};
     }
   };
   auto stash = [&](int buf, int k0) {
-    uint32_t pk[8];
+    uint32_t pk[16];
+    const bool scaled = NORM && am < p.M && k0 + lk < p.K;
 #pragma unroll
-    for (int e = 0; e < 16; e += 2) {
-      float x0 = av[e], x1 = av[e + 1];
+    for (int e = 0; e < 32; e += 4) {
+      float x0 = av[e], x1 = av[e + 1], x2 = av[e + 2], x3 = av[e + 3];
       if (NORM) {
-        ss += x0 * x0 + x1 * x1;
-        if (am < p.M) {
-          x0 *= p.scale[sb + k0 + lk + e];
-          x1 *= p.scale[sb + k0 + lk + e + 1];
+        ss += x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3;
+        if (scaled) {
+          const float4 sc = *(const float4*)(p.scale + sb + k0 + lk + e);
+          x0 *= sc.x, x1 *= sc.y, x2 *= sc.z, x3 *= sc.w;
         }
       }
       pk[e >> 1] = pack_bf16(x0, x1);
+      pk[(e >> 1) + 1] = pack_bf16(x2, x3);
     }
     uint4* da = (uint4*)&As[buf][lrow][lk];
-    da[0] = uint4{pk[0], pk[1], pk[2], pk[3]};
-    da[1] = uint4{pk[4], pk[5], pk[6], pk[7]};
+#pragma unroll
+    for (int i = 0; i < 4; i++) da[i] = uint4{pk[4 * i], pk[4 * i + 1], pk[4 * i + 2], pk[4 * i + 3]};
     uint4* db = (uint4*)&Bs[buf][lrow][lk];
-    db[0] = bv[0], db[1] = bv[1];
+#pragma unroll
+    for (int i = 0; i < 4; i++) db[i] = bv[i];
   };
 
-  const int nk = p.K / BK;
-  fetch(0);
-  stash(0, 0);
+  // Split K (gridDim.z > 1, for few output tiles and a long K): block z takes k tiles
+  // [kb, ke); the last block to finish a tile sums the partials in split order
+  // (deterministic) and runs the epilogue.
+  const int nkAll = (p.K + BK - 1) / BK, S = gridDim.z, z = blockIdx.z;
+  const int kb = nkAll * z / S, ke = nkAll * (z + 1) / S;
+  fetch(kb * BK);
+  stash(0, kb * BK);
   __syncthreads();
-  for (int kt = 0; kt < nk; kt++) {
-    const int buf = kt & 1;
-    if (kt + 1 < nk) fetch((kt + 1) * BK); // global loads in flight during the MMAs
+  for (int kt = kb; kt < ke; kt++) {
+    const int buf = (kt - kb) & 1;
+    if (kt + 1 < ke) fetch((kt + 1) * BK); // global loads in flight during the MMAs
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
+      // ldmatrix: A as (rows 0-7 | 8-15) × (k 0-7 | 8-15); B as two n8 tiles × (k 0-7 | 8-15)
       uint32_t af[2][4], bfr[4][2];
 #pragma unroll
-      for (int mi = 0; mi < 2; mi++) {
-        const int r = wm + mi * 16 + g, c = kk + tq * 2;
-        af[mi][0] = *(const uint32_t*)&As[buf][r][c];
-        af[mi][1] = *(const uint32_t*)&As[buf][r + 8][c];
-        af[mi][2] = *(const uint32_t*)&As[buf][r][c + 8];
-        af[mi][3] = *(const uint32_t*)&As[buf][r + 8][c + 8];
-      }
+      for (int mi = 0; mi < 2; mi++) ldsm_x4(af[mi], &As[buf][wm + mi * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
 #pragma unroll
-      for (int ni = 0; ni < 4; ni++) {
-        const int n = wn + ni * 8 + g, c = kk + tq * 2;
-        bfr[ni][0] = *(const uint32_t*)&Bs[buf][n][c];
-        bfr[ni][1] = *(const uint32_t*)&Bs[buf][n][c + 8];
+      for (int nj = 0; nj < 2; nj++) {
+        uint32_t r[4];
+        ldsm_x4(r, &Bs[buf][wn + nj * 16 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
+        bfr[2 * nj][0] = r[0], bfr[2 * nj][1] = r[1], bfr[2 * nj + 1][0] = r[2], bfr[2 * nj + 1][1] = r[3];
       }
 #pragma unroll
       for (int mi = 0; mi < 2; mi++)
 #pragma unroll
         for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
     }
-    if (kt + 1 < nk) stash(buf ^ 1, (kt + 1) * BK);
+    if (kt + 1 < ke) stash(buf ^ 1, (kt + 1) * BK);
     __syncthreads();
+  }
+
+  if (S > 1) {
+    __shared__ int last;
+    const int tile = blockIdx.y * gridDim.x + blockIdx.x, ntiles = gridDim.x * gridDim.y;
+    float* wp = p.ws + (size_t)(z * ntiles + tile) * 33 * 128 + tid;
+#pragma unroll
+    for (int i = 0; i < 32; i++) wp[i * 128] = acc[i >> 4][(i >> 2) & 3][i & 3];
+    wp[32 * 128] = ss;
+    asm volatile("membar.gl;" ::: "memory");
+    __syncthreads();
+    if (tid == 0) {
+      unsigned old;
+      asm volatile("atom.global.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(p.cnt + tile) : "memory");
+      last = old == (unsigned)(S - 1);
+    }
+    __syncthreads();
+    if (!last) return;
+    asm volatile("membar.gl;" ::: "memory");
+#pragma unroll
+    for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] = 0.f;
+    ss = 0.f;
+    for (int zz = 0; zz < S; zz++) {
+      const volatile float* rp = p.ws + (size_t)(zz * ntiles + tile) * 33 * 128 + tid;
+#pragma unroll
+      for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] += rp[i * 128];
+      ss += rp[32 * 128];
+    }
+    if (tid == 0) p.cnt[tile] = 0; // ready for the next launch (graph replays)
   }
 
   if (NORM) {
@@ -213,6 +255,17 @@ __device__ __forceinline__ void gemm_body(const GemmArgs& p) {
         const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
         if (EM == E_GEGLU) { // weight rows interleaved (a_j, g_j): this thread holds both
           if (m < p.M && n < p.N) p.c[(size_t)m * p.ldc + (n >> 1)] = v0 * gelu_tanh(v1);
+        } else if ((EM == E_STORE || EM == E_RESIDUAL) && m < p.M && n + 1 < p.N && (p.ldc & 1) == 0) {
+          float2* dst = (float2*)(p.c + (size_t)m * p.ldc + n); // full 32-byte sectors per row
+          if (EM == E_STORE) {
+            float a = v0 * p.alpha, b = v1 * p.alpha;
+            if (p.bias) a += p.bias[n], b += p.bias[n + 1];
+            if (p.act == 1) a = a / (1.f + expf(-a)), b = b / (1.f + expf(-b));
+            *dst = float2{a, b};
+          } else {
+            const float2 o = *dst;
+            *dst = float2{o.x + v0, o.y + v1};
+          }
         } else {
           store1<EM>(p, m, n, v0);
           store1<EM>(p, m, n + 1, v1);
@@ -224,12 +277,13 @@ __device__ __forceinline__ void gemm_body(const GemmArgs& p) {
 
 #define GEMM_ARGS_BASE                                                                            \
   GemmArgs p = {};                                                                                \
-  p.a = a, p.w = w, p.c = c, p.M = M, p.N = N, p.K = K, p.lda = K, p.ldc = N, p.alpha = 1.f;
+  p.a = a, p.w = w, p.c = c, p.M = M, p.N = N, p.K = K, p.lda = K, p.ldc = N, p.alpha = 1.f; \
+  p.ws = ws, p.cnt = cnt;
 
 // c = alpha·a·wᵀ (+ bias), optional SiLU. a [M,K] f32, w [N,K] bf16, c [M,N] f32.
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16(const float* a, const bf16* w, float* c, int M,
                                                             int N, int K, const float* bias, int act,
-                                                            float alpha) {
+                                                            float alpha, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   p.bias = bias, p.act = act, p.alpha = alpha;
   gemm_body<A_PLAIN, E_STORE, false>(p);
@@ -238,7 +292,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16(const float* a, cons
 // c = (rms(a)·scale[b]) · wᵀ with scale [B, scaleStride] (adaptive RMS norm, scale = 1 + s).
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm(const float* a, const bf16* w, float* c, int M,
                                                                  int N, int K, const float* scale,
-                                                                 int scaleStride, int rowsPerBatch, float eps) {
+                                                                 int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps;
   gemm_body<A_PLAIN, E_STORE, true>(p);
@@ -248,7 +302,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm(const float* a,
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm_geglu(const float* a, const bf16* w, float* c,
                                                                        int M, int N, int K, const float* scale,
                                                                        int scaleStride, int rowsPerBatch,
-                                                                       float eps) {
+                                                                       float eps, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   p.ldc = N / 2;
   p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps;
@@ -257,14 +311,14 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm_geglu(const flo
 
 // c += a·wᵀ (residual).
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_residual(const float* a, const bf16* w, float* c,
-                                                                     int M, int N, int K) {
+                                                                     int M, int N, int K, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   gemm_body<A_PLAIN, E_RESIDUAL, false>(p);
 }
 
 // 2×2 token merge of a [B,H,W,K/4] then c [B·H/2·W/2, N] = merged·wᵀ.
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_merge(const float* a, const bf16* w, float* c,
-                                                                  int M, int N, int K, int H, int W) {
+                                                                  int M, int N, int K, int H, int W, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   p.H = H, p.W = W;
   gemm_body<A_MERGE, E_STORE, false>(p);
@@ -273,7 +327,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_merge(const float* a
 // y = a·wᵀ split 2×2 onto the grid [B,H,W,N/4]: c = skip + fac·(y − skip) (c may be skip).
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_split(const float* a, const bf16* w, float* c,
                                                                   int M, int N, int K, int H, int W,
-                                                                  const float* skip, const float* fac) {
+                                                                  const float* skip, const float* fac, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   p.H = H, p.W = W, p.skip = skip, p.fac = fac;
   gemm_body<A_PLAIN, E_SPLIT, false>(p);
@@ -283,7 +337,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_split(const float* a
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_in(const bf16* w, float* c, int M, int N,
                                                                      int H, int W, const float* x,
                                                                      const float* ctx, const float* mask,
-                                                                     const float* scal) {
+                                                                     const float* scal, float* ws, unsigned* cnt) {
   const float* a = 0;
   const int K = 128;
   GEMM_ARGS_BASE
@@ -296,7 +350,7 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_in(const bf16*
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_out(const float* a, const bf16* w, float* c,
                                                                       int M, int N, int K, const float* scale,
                                                                       float eps, int H, int W, const float* x,
-                                                                      const float* scal) {
+                                                                      const float* scal, float* ws, unsigned* cnt) {
   GEMM_ARGS_BASE
   p.scale = scale, p.scaleStride = 0, p.rowsPerBatch = M, p.eps = eps;
   p.H = H, p.W = W, p.x = x, p.scal = scal;

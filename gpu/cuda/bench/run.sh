@@ -24,7 +24,7 @@ done >>"$OUT/log.txt" 2>&1
 grep -E "spill|registers" "$OUT/log.txt" | awk '{print}' | head -40
 python3 gpu/cuda/bench/parity.py /tmp/parity 2>&1 | tee -a "$OUT/log.txt"
 export LATENT_PTX_DIR=$PWD/gpu/kernels LATENT_PARITY_DIR=/tmp/parity
-./build/cuda.test -test.v -test.run . 2>&1 | tee "$OUT/test.txt" | grep -E "PARITY|^(--- |ok|FAIL|PASS)|panic|Error" | head -80
+./build/cuda.test -test.v -test.run . 2>&1 | tee "$OUT/test.txt" | grep -E "PARITY|summed|^(--- |ok|FAIL|PASS)|panic|Error" | grep -v "PARITY backend" | head -120
 ./build/cuda.test -test.run '^$' -test.bench "${BENCH:-.}" -test.benchtime 200x >"$OUT/bench.txt" 2>&1; grep -E "FAIL|panic|Error" "$OUT/bench.txt" | head
 [ -n "${SKIP_TORCH:-}" ] || PYTHONUNBUFFERED=1 python3 gpu/cuda/bench/torch_bench.py ${TORCH_ARGS:-} 2>>"$OUT/log.txt" >>"$OUT/bench.txt"
 python3 gpu/cuda/bench/table.py "$OUT/bench.txt" | tee "$OUT/table.md"
