@@ -1032,7 +1032,31 @@ DATA gegc<>+528(SB)/4, $0x3f800000
 DATA gegc<>+532(SB)/4, $0x3f800000
 DATA gegc<>+536(SB)/4, $0x3f800000
 DATA gegc<>+540(SB)/4, $0x3f800000
-GLOBL gegc<>(SB), RODATA|NOPTR, $544
+DATA gegc<>+544(SB)/4, $0x7fffffff
+DATA gegc<>+548(SB)/4, $0x7fffffff
+DATA gegc<>+552(SB)/4, $0x7fffffff
+DATA gegc<>+556(SB)/4, $0x7fffffff
+DATA gegc<>+560(SB)/4, $0x7fffffff
+DATA gegc<>+564(SB)/4, $0x7fffffff
+DATA gegc<>+568(SB)/4, $0x7fffffff
+DATA gegc<>+572(SB)/4, $0x7fffffff
+DATA gegc<>+576(SB)/4, $0x80000000
+DATA gegc<>+580(SB)/4, $0x80000000
+DATA gegc<>+584(SB)/4, $0x80000000
+DATA gegc<>+588(SB)/4, $0x80000000
+DATA gegc<>+592(SB)/4, $0x80000000
+DATA gegc<>+596(SB)/4, $0x80000000
+DATA gegc<>+600(SB)/4, $0x80000000
+DATA gegc<>+604(SB)/4, $0x80000000
+DATA gegc<>+608(SB)/4, $0x41100000
+DATA gegc<>+612(SB)/4, $0x41100000
+DATA gegc<>+616(SB)/4, $0x41100000
+DATA gegc<>+620(SB)/4, $0x41100000
+DATA gegc<>+624(SB)/4, $0x41100000
+DATA gegc<>+628(SB)/4, $0x41100000
+DATA gegc<>+632(SB)/4, $0x41100000
+DATA gegc<>+636(SB)/4, $0x41100000
+GLOBL gegc<>(SB), RODATA|NOPTR, $640
 
 // func gegluTanhAVX2(out, a, gate *float32, n int)
 // out[i] = a[i] · 0.5·g[i]·(1 + tanh(√(2/π)(g[i] + 0.044715 g[i]³))).
@@ -1054,6 +1078,10 @@ geglu_loop:
 	VMOVUPS gegc<>+32(SB), Y3
 	VFMADD213PS gegc<>+0(SB), Y2, Y3
 	VMULPS Y1, Y3, Y3
+	VANDPS gegc<>+544(SB), Y3, Y7
+	VCMPPS $0x1d, gegc<>+608(SB), Y7, Y8
+	VANDPS gegc<>+576(SB), Y3, Y9
+	VORPS Y10, Y9, Y9
 	VMINPS Y14, Y3, Y3
 	VMAXPS Y15, Y3, Y3
 	VMULPS Y3, Y3, Y4
@@ -1070,6 +1098,7 @@ geglu_loop:
 	VFMADD213PS gegc<>+416(SB), Y4, Y6
 	VFMADD213PS gegc<>+448(SB), Y4, Y6
 	VDIVPS Y6, Y5, Y5
+	VBLENDVPS Y8, Y9, Y5, Y5
 	VADDPS Y10, Y5, Y5
 	VMULPS Y11, Y1, Y1
 	VMULPS Y1, Y5, Y5

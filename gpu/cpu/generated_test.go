@@ -8,26 +8,28 @@ import (
 	"testing"
 )
 
-// TestAssemblyIsFresh regenerates gemm_amd64.s and compares: edit gen_kernels.go, then run
-// `go generate ./gpu/cpu` (task gpu:generate) and commit both.
+// TestAssemblyIsFresh regenerates the assembly and compares: edit gen_kernels.go, then run
+// `go generate ./gpu/cpu` (task gpu:generate) and commit the .s files with it.
 func TestAssemblyIsFresh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the generator")
 	}
-	out := filepath.Join(t.TempDir(), "gemm_amd64.s")
-	cmd := exec.Command("go", "run", "gen_kernels.go", out)
+	dir := t.TempDir()
+	cmd := exec.Command("go", "run", "gen_kernels.go", dir)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("generator: %v\n%s", err, msg)
 	}
-	want, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have, err := os.ReadFile("gemm_amd64.s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(have, want) {
-		t.Fatal("gemm_amd64.s is stale: run `go generate ./gpu/cpu` (task gpu:generate)")
+	for _, f := range []string{"gemm_amd64.s", "gemm_arm64.s"} {
+		want, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(have, want) {
+			t.Errorf("%s is stale: run `go generate ./gpu/cpu` (task gpu:generate)", f)
+		}
 	}
 }

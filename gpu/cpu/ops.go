@@ -46,8 +46,9 @@ func geluTanh(v float32) float32 {
 }
 
 // tanh32 is a rational approximation of tanh (Eigen's generic_fast_tanh_float: odd degree-13
-// numerator over even degree-6 denominator, clamped where tanh rounds to ±1), within a few
-// ulps of float32 tanh and with no exp, so GEGLU stays cheap.
+// numerator over even degree-6 denominator, clamped at ±7.9), within a few ulps of float32
+// tanh and with no exp, so GEGLU stays cheap. For |x| ≥ 9 it is exactly ±1, as float32 tanh
+// is, so 1 + tanh(x) cancels to 0 the way PyTorch's does.
 func tanh32(x float32) float32 {
 	const (
 		a1  = 4.89352455891786e-03
@@ -63,9 +64,14 @@ func tanh32(x float32) float32 {
 		b6  = 1.19825839466702e-06
 		lim = 7.90531110763549805
 	)
-	if x > lim {
+	switch {
+	case x >= 9:
+		return 1
+	case x <= -9:
+		return -1
+	case x > lim:
 		x = lim
-	} else if x < -lim {
+	case x < -lim:
 		x = -lim
 	}
 	x2 := x * x
