@@ -115,6 +115,9 @@ type allocation struct{ ptr, size uint64 }
 func (h *HDiT) alloc(bytes int) (uint64, error) {
 	p, s, err := h.d.Alloc(uint64(bytes))
 	if err != nil {
+		if IsOutOfMemory(err) {
+			return 0, fmt.Errorf("%w: hdit needs %d MiB more: %w", ErrOutOfMemory, bytes>>20, err)
+		}
 		return 0, err
 	}
 	h.owned = append(h.owned, allocation{p, s})
