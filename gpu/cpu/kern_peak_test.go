@@ -24,19 +24,3 @@ func BenchmarkMicrokernel(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkMicrokernelParallel runs the fastest microkernel on every core at once: whether the
-// cores really run AVX-512 side by side.
-func BenchmarkMicrokernelParallel(b *testing.B) {
-	k := selectKernel()
-	const kc = 256
-	b.RunParallel(func(pb *testing.PB) {
-		A := make([]float32, kc*k.mr)
-		B := make([]float32, kc*k.nr)
-		C := make([]float32, k.mr*k.nr)
-		for pb.Next() {
-			k.fn(kc, &A[0], &B[0], &C[0], k.nr, true)
-		}
-	})
-	b.ReportMetric(2*float64(kc*k.mr*k.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-}
