@@ -239,3 +239,20 @@ func TestHugeAllocationIsAnError(t *testing.T) {
 		t.Fatalf("want ErrOutOfMemory, got %v", err)
 	}
 }
+
+// FillNormal gives the same values whether it fills in one piece or in parallel chunks, and
+// from any offset.
+func TestFillNormalChunksAgree(t *testing.T) {
+	big := make([]float32, 100003)
+	gpu.FillNormal(big, 9, 5)
+	for _, off := range []int{0, 1, 4, 777, 65536, 99000} {
+		small := make([]float32, 1000)
+		n := min(len(small), len(big)-off)
+		gpu.FillNormal(small[:n], 9, uint64(5+off))
+		for i := range n {
+			if small[i] != big[off+i] {
+				t.Fatalf("offset %d, element %d: %v vs %v", off, i, small[i], big[off+i])
+			}
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package gpu
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+)
 
 // Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011; the
 // generator of cuRAND and PyTorch's CUDA RNG) turns a 128-bit counter and a 64-bit key into
@@ -59,7 +63,25 @@ func PhiloxNormal4(seed, blk uint64) [4]float32 {
 }
 
 // FillNormal writes Normal(seed, offset+i) into out[i], the reference every backend matches.
+// Large fills run on all cores (each value depends only on its index, so the result is the
+// same).
 func FillNormal(out []float32, seed, offset uint64) {
+	const chunk = 1 << 14
+	if n := runtime.GOMAXPROCS(0); n > 1 && len(out) >= 2*chunk {
+		var wg sync.WaitGroup
+		parts := min(n, len(out)/chunk)
+		size := (len(out)/parts + 3) &^ 3
+		for lo := 0; lo < len(out); lo += size {
+			hi := min(lo+size, len(out))
+			wg.Go(func() { fillNormal(out[lo:hi], seed, offset+uint64(lo)) })
+		}
+		wg.Wait()
+		return
+	}
+	fillNormal(out, seed, offset)
+}
+
+func fillNormal(out []float32, seed, offset uint64) {
 	i := 0
 	for i < len(out) {
 		n := offset + uint64(i)

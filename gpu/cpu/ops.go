@@ -699,11 +699,8 @@ func (b *Backend) Fourier(dst, t, freqs *gpu.Tensor) error {
 	return nil
 }
 
-// RandN implements gpu.Kernels.
+// RandN implements gpu.Kernels (gpu.FillNormal spreads large fills over the cores itself).
 func (b *Backend) RandN(dst *gpu.Tensor, seed, offset uint64) error {
-	Y := f32(dst)
-	b.pool.rows(len(Y), 1<<12, func(lo, hi int) {
-		gpu.FillNormal(Y[lo:hi], seed, offset+uint64(lo))
-	})
+	gpu.FillNormal(f32(dst), seed, offset)
 	return nil
 }
