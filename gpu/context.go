@@ -3,6 +3,8 @@ package gpu
 import (
 	"context"
 	"fmt"
+	"sort"
+	"time"
 	"unsafe"
 )
 
@@ -21,6 +23,35 @@ type Context struct {
 	err    error
 	arena  arena
 	graphs map[string]*replay
+
+	prof      map[string]*OpStat // nil unless profiling
+	profStart time.Time
+}
+
+// OpStat is the time spent in one op (by name) while profiling.
+type OpStat struct {
+	Op    string
+	Calls int
+	Time  time.Duration
+}
+
+// SetProfile turns per-op timing on or off (and clears it). While on, every op waits for its
+// kernel (Sync), so the times are real on asynchronous backends too, and passes run slower.
+func (c *Context) SetProfile(on bool) {
+	c.prof = nil
+	if on {
+		c.prof = map[string]*OpStat{}
+	}
+}
+
+// Profile returns the per-op times since SetProfile(true), largest first.
+func (c *Context) Profile() []OpStat {
+	var out []OpStat
+	for _, s := range c.prof {
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	return out
 }
 
 // NewContext makes a context on be. ctx cancels the work: after it is done, ops stop and Err
@@ -237,6 +268,9 @@ func dead(shape Shape) *Tensor {
 // alloc takes the arena's next slot: its planned buffer when the pass repeats the last one,
 // else (a new or changed pass) a buffer of its own until the next Reset plans again.
 func (c *Context) alloc(op string, dt DType, shape Shape) *Tensor {
+	if c.prof != nil {
+		c.profStart = time.Now()
+	}
 	n := shape.Elems()
 	a := &c.arena
 	a.clock++
@@ -264,10 +298,22 @@ func (c *Context) alloc(op string, dt DType, shape Shape) *Tensor {
 	return &Tensor{shape: shape.Clone(), dtype: dt, buf: s, slot: i + 1}
 }
 
-// run calls a kernel and records its error.
+// run calls a kernel and records its error (and, while profiling, its time since alloc).
 func (c *Context) run(op string, out *Tensor, err error) *Tensor {
 	if err != nil {
 		c.fail(fmt.Errorf("gpu: %s: %w", op, err))
+	}
+	if c.prof != nil {
+		if serr := c.be.Sync(); serr != nil {
+			c.fail(fmt.Errorf("gpu: %s: %w", op, serr))
+		}
+		st := c.prof[op]
+		if st == nil {
+			st = &OpStat{Op: op}
+			c.prof[op] = st
+		}
+		st.Calls++
+		st.Time += time.Since(c.profStart)
 	}
 	return out
 }
@@ -325,6 +371,9 @@ func (c *Context) Write(t *Tensor, data []float32) {
 		return
 	}
 	c.use(t)
+	if c.prof != nil {
+		c.profStart = time.Now()
+	}
 	c.run("write", t, c.be.Write(t, f32Bytes(data), F32))
 }
 

@@ -256,3 +256,22 @@ func TestFillNormalChunksAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileCountsOps(t *testing.T) {
+	c := gpu.NewContext(context.Background(), openCPU(t))
+	c.SetProfile(true)
+	x := c.Upload(make([]float32, 64), 8, 8)
+	for range 3 {
+		x = c.GELU(c.MatMul(x, x))
+	}
+	if _, err := c.Download(x); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, s := range c.Profile() {
+		calls[s.Op] = s.Calls
+	}
+	if calls["matmul"] != 3 || calls["gelu"] != 3 || calls["upload"] != 1 {
+		t.Fatalf("profile %v", c.Profile())
+	}
+}

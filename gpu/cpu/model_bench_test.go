@@ -170,3 +170,38 @@ func TestHDiTShapedNetworkRuns(t *testing.T) {
 		t.Fatalf("arena misses %d after pass 1, %d after pass 2: the second pass must allocate nothing", misses, m)
 	}
 }
+
+// TestHDiTOpProfile prints where an HDiT-shaped pass spends its time, op by op (go test -v
+// -run OpProfile ./gpu/cpu); it checks only that the profile covers the pass.
+func TestHDiTOpProfile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing table")
+	}
+	be := New(0)
+	defer be.Close()
+	net := newHNet(be)
+	c := gpu.NewContext(t.Context(), be)
+	defer c.Close()
+	img := randn(rand.New(rand.NewPCG(7, 7)), 8*128*512)
+	for pass := range 3 {
+		if pass == 2 {
+			c.SetProfile(true)
+		}
+		c.Reset()
+		if _, err := c.Download(net.forward(c, c.Upload(img, 1, 8, 128, 512), c.Upload([]float32{0.1}, 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var total float64
+	prof := c.Profile()
+	for _, s := range prof {
+		total += s.Time.Seconds()
+	}
+	for _, s := range prof {
+		t.Logf("%-18s %4d calls %8.2f ms %5.1f%%", s.Op, s.Calls, s.Time.Seconds()*1e3, 100*s.Time.Seconds()/total)
+	}
+	t.Logf("total %.2f ms", total*1e3)
+	if len(prof) < 10 {
+		t.Fatalf("profile has %d ops", len(prof))
+	}
+}
