@@ -470,22 +470,39 @@ func (b *Backend) Reduce(dst, x *gpu.Tensor, ax int, op gpu.ReduceOp) error {
 	return nil
 }
 
-// Permute implements gpu.Kernels. Rows of the output's last axis are gathered with an
-// odometer over the other axes (one division per chunk, not per row).
+// Permute implements gpu.Kernels. Output axes that are adjacent in the input too are merged
+// (and size-1 axes dropped) first, so a TokenMerge copies runs of ph·C floats and a layout
+// change like NCHW → NHWC becomes a plain batched transpose; then rows of the output's last
+// axis are gathered with an odometer over the other axes.
 func (b *Backend) Permute(dst, x *gpu.Tensor, perm []int) error {
 	X, Y := f32(x), f32(dst)
-	s := dst.Shape()
-	r := len(s)
 	ist := strides(x.Shape())
-	pst := make([]int, r) // input stride of each output axis
+	var s, pst []int // merged output shape and the input stride of each merged axis
 	for i, p := range perm {
-		pst[i] = ist[p]
+		d := dst.Shape()[i]
+		if d == 1 {
+			continue
+		}
+		if n := len(s); n > 0 && pst[n-1] == d*ist[p] {
+			s[n-1] *= d
+			pst[n-1] = ist[p]
+			continue
+		}
+		s, pst = append(s, d), append(pst, ist[p])
+	}
+	if len(s) == 0 {
+		s, pst = []int{1}, []int{1}
+	}
+	r := len(s)
+	if r >= 2 && pst[r-2] == 1 && pst[r-1] == s[r-2] && s[r-1] > 1 {
+		b.transpose(Y, X, s, pst)
+		return nil
 	}
 	inner := s[r-1]
 	rows := len(Y) / max(inner, 1)
 	st := pst[r-1]
 	b.pool.rows(rows, max(1, (1<<14)/max(inner, 1)), func(lo, hi int) {
-		idx := make([]int, r-1)
+		idx := make([]int, r)
 		off, rem := 0, lo
 		for ax := r - 2; ax >= 0; ax-- {
 			idx[ax] = rem % s[ax]
@@ -513,6 +530,38 @@ func (b *Backend) Permute(dst, x *gpu.Tensor, perm []int) error {
 		}
 	})
 	return nil
+}
+
+// transpose handles a merged permutation whose last two axes swap a contiguous input matrix:
+// each batch (the leading axes) is a B×A input block written as A×B, in 16×16 tiles so that
+// reads and writes both stay in cache lines.
+func (b *Backend) transpose(Y, X []float32, s, pst []int) {
+	r := len(s)
+	A, B := s[r-2], s[r-1]
+	const T, chunk = 16, 1024 // tile side; columns of B per task
+	tiles, chunks := (A+T-1)/T, (B+chunk-1)/chunk
+	batches := len(Y) / (A * B)
+	b.pool.rows(batches*tiles*chunks, max(1, 4096/(T*min(B, chunk))), func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			bt, a0, c0 := t/(tiles*chunks), (t/chunks%tiles)*T, (t%chunks)*chunk
+			off, rem := 0, bt // input offset of this batch
+			for ax := r - 3; ax >= 0; ax-- {
+				off += (rem % s[ax]) * pst[ax]
+				rem /= s[ax]
+			}
+			in := X[off:]
+			out := Y[bt*A*B:]
+			a1 := min(a0+T, A)
+			for b0 := c0; b0 < min(c0+chunk, B); b0 += T {
+				for bb := b0; bb < min(b0+T, B); bb++ {
+					src := in[bb*A+a0 : bb*A+a1]
+					for a, v := range src {
+						out[(a0+a)*B+bb] = v
+					}
+				}
+			}
+		}
+	})
 }
 
 // Concat implements gpu.Kernels.
