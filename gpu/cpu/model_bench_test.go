@@ -118,15 +118,19 @@ func BenchmarkHDiTForward(b *testing.B) {
 	defer be.Close()
 	net := newHNet(be)
 	r := rand.New(rand.NewPCG(4, 4))
-	for _, bw := range [][2]int{{1, 512}, {1, 128}} {
+	for _, bw := range [][2]int{{1, 512}, {1, 128}, {4, 512}} {
 		batch, w := bw[0], bw[1]
 		b.Run(fmt.Sprintf("B%d_W%d", batch, w), func(b *testing.B) {
 			c := gpu.NewContext(b.Context(), be)
 			defer c.Close()
 			img := randn(r, batch*8*128*w)
+			sigma := make([]float32, batch)
+			for i := range sigma {
+				sigma[i] = 0.1 * float32(i+1)
+			}
 			for b.Loop() {
 				c.Reset()
-				y := net.forward(c, c.Upload(img, batch, 8, 128, w), c.Upload([]float32{0.1}, 1))
+				y := net.forward(c, c.Upload(img, batch, 8, 128, w), c.Upload(sigma, batch))
 				if _, err := c.Download(y); err != nil {
 					b.Fatal(err)
 				}
