@@ -349,9 +349,9 @@ func (c *Context) Upload(data []float32, shape ...int) *Tensor {
 	if !c.ok() {
 		return dead(s)
 	}
-	if s.Elems() != len(data) {
-		c.failf("upload", "%d values for shape %v (%d elements)", len(data), s, s.Elems())
-		return dead(s)
+	if !s.valid() || s.Elems() != len(data) {
+		c.failf("upload", "%d values for shape %v", len(data), s)
+		return dead(nil)
 	}
 	t := c.alloc("upload", F32, s)
 	if !c.ok() {
@@ -411,7 +411,7 @@ func (c *Context) DownloadInto(dst []float32, t *Tensor) error {
 // CPU backend converts F16/BF16 to F32). Free it with FreeTensor.
 func NewWeight(be Backend, dt DType, data []byte, shape ...int) (*Tensor, error) {
 	s := Shape(shape)
-	if len(data) != s.Elems()*dt.Size() {
+	if !s.valid() || len(data) != s.Elems()*dt.Size() {
 		return nil, fmt.Errorf("gpu: weight %s%v needs %d bytes, got %d", dt, s, s.Elems()*dt.Size(), len(data))
 	}
 	st := be.WeightDType(dt)

@@ -275,3 +275,23 @@ func TestProfileCountsOps(t *testing.T) {
 		t.Fatalf("profile %v", c.Profile())
 	}
 }
+
+func TestBadShapesAreErrors(t *testing.T) {
+	c := gpu.NewContext(context.Background(), openCPU(t))
+	for name, f := range map[string]func() *gpu.Tensor{
+		"upload negative": func() *gpu.Tensor { return c.Upload([]float32{1}, -1, -1) },
+		"randn negative":  func() *gpu.Tensor { return c.RandN(1, 0, 2, -3) },
+		"attention no keys": func() *gpu.Tensor {
+			q := c.Upload(make([]float32, 4), 1, 1, 1, 4)
+			k := c.Upload(nil, 1, 1, 0, 4)
+			return c.Attention(q, k, k, 0)
+		},
+		"reshape": func() *gpu.Tensor { return c.Reshape(c.Upload(make([]float32, 6), 2, 3), 4, -1) },
+	} {
+		c.Reset()
+		f()
+		if _, ok := errors.AsType[*gpu.OpError](c.Err()); !ok {
+			t.Errorf("%s: want an OpError, got %v", name, c.Err())
+		}
+	}
+}

@@ -415,7 +415,7 @@ func (c *Context) Attention(q, k, v *Tensor, scale float32) *Tensor {
 	}
 	if q.Rank() != 4 || k.Rank() != 4 || v.Rank() != 4 ||
 		q.shape[0] != k.shape[0] || q.shape[1] != k.shape[1] || k.shape[0] != v.shape[0] ||
-		k.shape[1] != v.shape[1] || q.shape[3] != k.shape[3] || k.shape[2] != v.shape[2] {
+		k.shape[1] != v.shape[1] || q.shape[3] != k.shape[3] || k.shape[2] != v.shape[2] || k.shape[2] < 1 {
 		c.failf("attention", "q %v, k %v, v %v do not fit [B,H,Lq,D], [B,H,Lk,D], [B,H,Lk,Dv]", q, k, v)
 		return dead(nil)
 	}
@@ -798,6 +798,10 @@ func (c *Context) RandN(seed, offset uint64, shape ...int) *Tensor {
 	s := Shape(shape)
 	if !c.ok() {
 		return dead(s)
+	}
+	if !s.valid() {
+		c.failf("randn", "bad shape %v", s)
+		return dead(nil)
 	}
 	out := c.alloc("randn", F32, s)
 	if !c.ok() {

@@ -48,6 +48,16 @@ func (s Shape) Elems() int {
 	return n
 }
 
+// valid reports whether every dimension is ≥ 0.
+func (s Shape) valid() bool {
+	for _, d := range s {
+		if d < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Equal reports whether two shapes are identical.
 func (s Shape) Equal(o Shape) bool {
 	if len(s) != len(o) {
