@@ -58,3 +58,30 @@ func TestContextsShareTheBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestThreadCountDoesNotChangeResults: every output element is computed by one worker in a
+// fixed order, so 1, 2 or 3 threads give the same bits (the same seed gives the same music on
+// any machine with the same microkernel).
+func TestThreadCountDoesNotChangeResults(t *testing.T) {
+	img := randn(rand.New(rand.NewPCG(8, 8)), 2*8*128*64)
+	var first []float32
+	for _, threads := range []int{1, 2, 3} {
+		be := New(threads)
+		net := newHNet(be)
+		c := gpu.NewContext(t.Context(), be)
+		out, err := c.Download(net.forward(c, c.Upload(img, 2, 8, 128, 64), c.Upload([]float32{0.3, -0.2}, 2)))
+		be.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = out
+			continue
+		}
+		for i := range out {
+			if out[i] != first[i] {
+				t.Fatalf("%d threads: element %d = %v, 1 thread %v", threads, i, out[i], first[i])
+			}
+		}
+	}
+}
