@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -23,14 +24,39 @@ type job struct {
 func newPool(n int) *pool {
 	p := &pool{n: n, jobs: make(chan *job, n)}
 	for i := 1; i < n; i++ { // the caller is the n-th worker
-		go func() {
-			for j := range p.jobs {
-				j.work()
-				j.wg.Done()
-			}
-		}()
+		go p.worker()
 	}
 	return p
+}
+
+// worker runs jobs. After one, it polls briefly before blocking: a forward pass issues its
+// ops back to back, and waking a parked thread for each costs more than the poll.
+func (p *pool) worker() {
+	for {
+		var j *job
+		select {
+		case j = <-p.jobs:
+		default:
+			for spin := 0; spin < 200 && j == nil; spin++ {
+				runtime.Gosched()
+				select {
+				case j = <-p.jobs:
+				default:
+				}
+			}
+			if j == nil {
+				var ok bool
+				if j, ok = <-p.jobs; !ok {
+					return
+				}
+			}
+		}
+		if j == nil {
+			return
+		}
+		j.work()
+		j.wg.Done()
+	}
 }
 
 func (j *job) work() {
