@@ -28,9 +28,11 @@ const defaultWeights = "assets/pianoroll-hdit.safetensors"
 
 func init() {
 	register(command{name: "inpaint", summary: "fill a masked region of a MIDI file with the piano-roll model", run: runInpaint})
-	// the model as inpainters of `studio eval`, one per RePaint U
+	// the model as inpainters of `studio eval`: DPM++ 2M SDE (hdit-uU) or the deterministic
+	// DPM++ 2M (hdit-ode-uU), per RePaint U
 	for _, u := range []int{1, 2, 4} {
-		inpainters[fmt.Sprintf("hdit-u%d", u)] = modelInpainter(u)
+		inpainters[fmt.Sprintf("hdit-u%d", u)] = modelInpainter("dpm++2m-sde", u)
+		inpainters[fmt.Sprintf("hdit-ode-u%d", u)] = modelInpainter("dpm++2m", u)
 	}
 }
 
@@ -41,8 +43,8 @@ var (
 )
 
 // modelInpainter loads the shipped weights on first use (engine from STUDIO_ENGINE, auto by
-// default) and fills each window with one candidate of 30 DPM++ 2M SDE steps.
-func modelInpainter(u int) metrics.Inpainter {
+// default) and fills each window with one candidate of 30 sampler steps.
+func modelInpainter(samplerName string, u int) metrics.Inpainter {
 	seed := uint64(0)
 	return func(window []pianoroll.Note, m metrics.Mask) ([]pianoroll.Note, error) {
 		evalModelOnce.Do(func() {
@@ -63,7 +65,7 @@ func modelInpainter(u int) metrics.Inpainter {
 			}
 		}
 		seed++
-		res, err := evalModel.Inpaint(context.Background(), pianoroll.Image(window, 0, m.W), mask, roll.Options{Jumps: u, Seed: seed})
+		res, err := evalModel.Inpaint(context.Background(), pianoroll.Image(window, 0, m.W), mask, roll.Options{Sampler: samplerName, Jumps: u, Seed: seed})
 		if err != nil {
 			return nil, err
 		}
