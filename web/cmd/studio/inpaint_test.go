@@ -127,3 +127,24 @@ func TestInpaintCommandBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A drawn mask: white pixels are generated cells and the image's top row is pitch 127.
+func TestReadMaskPNG(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 64, 128))
+	for x := 10; x < 20; x++ {
+		img.Set(x, 0, color.White)   // pitch 127
+		img.Set(x, 127, color.White) // pitch 0
+	}
+	img.Set(30, 60, color.Gray{Y: 100}) // dark grey stays unmasked
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	p := filepath.Join(t.TempDir(), "m.png")
+	os.WriteFile(p, b.Bytes(), 0o644)
+	m, err := readMaskPNG(p, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Count() != 20 || m.Cells[127*64+10] != 1 || m.Cells[0*64+19] != 1 || m.Cells[67*64+30] != 0 {
+		t.Fatalf("mask has %d cells; pitch 127 step 10 = %v, pitch 0 step 19 = %v", m.Count(), m.Cells[127*64+10], m.Cells[19])
+	}
+}
