@@ -143,6 +143,7 @@ def main():
     ap.add_argument("--run", default="run")
     ap.add_argument("--log", default=None)
     ap.add_argument("--cpu", action="store_true")
+    ap.add_argument("--init-from", default="", help="exported weights to start from when --ckpt is empty (e.g. assets/pianoroll-hdit.safetensors)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     args.log = args.log or os.path.join(args.out, "log")
@@ -173,7 +174,17 @@ def main():
         betas=(0.9, 0.99),
         eps=1e-8,
     )
-    state = load_ckpt(args, net, ema, opt, device) or {"step": 0, "windows": 0, "seconds": 0.0, "calls": 0}
+    state = load_ckpt(args, net, ema, opt, device)
+    if state is None and args.init_from:
+        # later sessions continue from the committed f16 EMA weights (no optimizer state)
+        t, meta = st.load(args.init_from)
+        if json.loads(meta["config"]) != hdit.CONFIG:
+            raise SystemExit(f"{args.init_from}: config differs from hdit.CONFIG")
+        sd = {k: torch.from_numpy(v.astype(np.float32)) for k, v in t.items()}
+        net.load_state_dict(sd)
+        ema.load_state_dict(sd)
+        state = {"step": int(meta.get("step", 0)), "windows": int(meta.get("windows", 0)), "seconds": 0.0, "calls": 0}
+    state = state or {"step": 0, "windows": 0, "seconds": 0.0, "calls": 0}
     resumed = state["step"] > 0
     state["calls"] = state.get("calls", 0) + 1
     print(f"resume step {state['step']} windows {state['windows']} adam_v {state.get('adam_restored', 0)}")
