@@ -27,6 +27,8 @@ def load(path):
     opener = open
     if not os.path.exists(path) and os.path.exists(path + ".gz"):
         path, opener = path + ".gz", gzip.open
+    elif path.endswith(".gz"):
+        opener = gzip.open
     with opener(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
