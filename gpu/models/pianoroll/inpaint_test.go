@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"latentstudio/gpu"
 )
 
 // a small roll: a C major arpeggio over 4 bars, as the TEAM.md image (onset, sustain, velocity)
@@ -77,5 +79,24 @@ func BenchmarkInpaint32Bars(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The samplers' host noise is the engine's RandN stream, so a GPU that draws its noise on the
+// device gets the same candidates.
+func TestNormalIsEngineRandN(t *testing.T) {
+	m := loadShipped(t)
+	c := gpu.NewContext(context.Background(), m.Backend())
+	defer c.Close()
+	host := make([]float32, 1001)
+	Normal(7, 3, host)
+	dev, err := c.Download(c.RandN(7, 3<<32, len(host)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range host {
+		if host[i] != dev[i] {
+			t.Fatalf("element %d: host %v, engine %v", i, host[i], dev[i])
+		}
 	}
 }
