@@ -16,10 +16,9 @@ const (
 )
 
 type partial struct {
-	re, im   float64 // phasor state
-	cr, ci   float64 // per-sample rotation times decay
-	gain     float64
-	released bool
+	re, im float64 // phasor state
+	cr, ci float64 // per-sample rotation times decay
+	gain   float64
 }
 
 type pianoVoice struct {

@@ -79,19 +79,6 @@ func TestPianoPitchAndDecay(t *testing.T) {
 	}
 }
 
-// lowpass is a one-pole filter for analysis.
-func lowpass(stereo []float32, hz float64) []float32 {
-	a := 1 - math.Exp(-2*math.Pi*hz/rate)
-	out := make([]float32, len(stereo))
-	var yl, yr float64
-	for i := 0; i < len(stereo)/2; i++ {
-		yl += a * (float64(stereo[2*i]) - yl)
-		yr += a * (float64(stereo[2*i+1]) - yr)
-		out[2*i], out[2*i+1] = float32(yl), float32(yr)
-	}
-	return out
-}
-
 func TestPianoVelocityAndRelease(t *testing.T) {
 	soft := peak(renderVoice(Piano{}.NewVoice(60, 30, rate), 4096))
 	loud := peak(renderVoice(Piano{}.NewVoice(60, 120, rate), 4096))
