@@ -192,7 +192,7 @@ func inpaintTo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("inpaint: %w", err)
 	}
-	song.Notes = spliceWindow(song.Notes, gen, *from, w)
+	song.Notes = pianoroll.SpliceWindow(song.Notes, gen, *from, w)
 	song.Steps = max(song.Steps, pianoroll.NotesEnd(song.Notes))
 	var buf bytes.Buffer
 	if err := pianoroll.Write(&buf, song); err != nil {
@@ -217,38 +217,6 @@ func inpaintTo(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "inpainted %d cells of %s (steps %d-%d) on %s: candidate notes in the mask %v, picked %d; wrote %s\n",
 		mask.Count(), *in, *from, *from+w, be.Info().Backend, res.Notes, res.Pick, *out)
 	return nil
-}
-
-// spliceWindow replaces the notes of [from, from+w) by gen (the model's whole window, which
-// holds the unmasked notes unchanged). Notes that start outside the window stay as they were;
-// a note that starts inside and ran past the window's end keeps its full length.
-func spliceWindow(orig, gen []pianoroll.Note, from, w int) []pianoroll.Note {
-	end := from + w
-	var out []pianoroll.Note
-	crossing := map[uint8]bool{} // pitches sounding into the window from before it
-	long := map[[2]int]int{}     // (start, pitch) of notes running past the end → duration
-	for _, n := range orig {
-		if n.Start < from || n.Start >= end {
-			out = append(out, n)
-			if n.Start < from && n.End() > from {
-				crossing[n.Pitch] = true
-			}
-			continue
-		}
-		if n.End() > end {
-			long[[2]int{n.Start, int(n.Pitch)}] = n.Dur
-		}
-	}
-	for _, n := range gen {
-		if n.Start == from && crossing[n.Pitch] {
-			continue // the tail of a note that began before the window
-		}
-		if d, ok := long[[2]int{n.Start, int(n.Pitch)}]; ok && n.End() == end {
-			n.Dur = d
-		}
-		out = append(out, n)
-	}
-	return pianoroll.Normalize(out)
 }
 
 // readMaskPNG reads a W×128 mask image: a pixel brighter than mid-grey is a cell to
