@@ -17,6 +17,9 @@ type Options struct {
 	Seed       uint64
 	SigmaMin   float64
 	SigmaMax   float64
+	// Progress, when set, is called after every network evaluation with the evaluations done
+	// and the total the schedule needs (from the calling goroutine; keep it cheap).
+	Progress func(done, total int)
 }
 
 // DefaultOptions: 30 DPM++ 2M SDE steps, U = 2, one candidate.
@@ -70,13 +73,39 @@ func (m *Model) Inpaint(ctx context.Context, roll []float32, mask *Mask, opt Opt
 	}
 	d := m.NewDenoiser(ctx)
 	defer d.Close()
-	return sampler.Inpaint(ctx, d.Net(opt.Candidates, mask.Steps), Normal, roll, mask.Cells, sampler.Inpainting{
+	sigmas := sampler.Karras(opt.Steps, opt.SigmaMin, opt.SigmaMax, 7)
+	net := d.Net(opt.Candidates, mask.Steps)
+	if opt.Progress != nil {
+		total, done := evaluations(sampler.RePaint(sigmas, opt.Jumps)), 0
+		inner := net
+		net = func(x []float32, sigma float64, context, mask []float32) ([]float32, error) {
+			out, err := inner(x, sigma, context, mask)
+			if err == nil {
+				done++
+				opt.Progress(min(done, total), total)
+			}
+			return out, err
+		}
+	}
+	return sampler.Inpaint(ctx, net, Normal, roll, mask.Cells, sampler.Inpainting{
 		Sampler:    samp,
-		Sigmas:     sampler.Karras(opt.Steps, opt.SigmaMin, opt.SigmaMax, 7),
+		Sigmas:     sigmas,
 		Jumps:      opt.Jumps,
 		Candidates: opt.Candidates,
 		Percentile: opt.Percentile,
 		Seed:       opt.Seed,
 		Channels:   m.Config.RollChannels,
 	})
+}
+
+// evaluations counts the network calls a schedule costs: one per step down (a step up only
+// re-noises).
+func evaluations(sigmas []float64) int {
+	n := 0
+	for i := 0; i+1 < len(sigmas); i++ {
+		if sigmas[i+1] <= sigmas[i] {
+			n++
+		}
+	}
+	return n
 }

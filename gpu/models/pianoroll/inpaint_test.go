@@ -36,9 +36,15 @@ func TestInpaintLeakageZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := m.Inpaint(context.Background(), roll, mask, Options{Steps: 4, Jumps: 2, Candidates: 2, Seed: 3})
+	var calls []int
+	res, err := m.Inpaint(context.Background(), roll, mask, Options{Steps: 4, Jumps: 2, Candidates: 2, Seed: 3,
+		Progress: func(done, total int) { calls = append(calls, done, total) }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 4 steps down, each taken twice (U = 2): 8 evaluations, reported 1/8 … 8/8.
+	if len(calls) != 16 || calls[0] != 1 || calls[1] != 8 || calls[14] != 8 || calls[15] != 8 {
+		t.Errorf("progress calls (done, total): %v, want 1/8 … 8/8", calls)
 	}
 	if len(res.Candidates) != 2 {
 		t.Fatalf("%d candidates, want 2", len(res.Candidates))
