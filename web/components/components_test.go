@@ -60,7 +60,7 @@ func TestPagesEscapeNames(t *testing.T) {
 		t.Fatalf("placeholder initial %q", doc.Find(".placeholder").Text())
 	}
 	doc = render(t, EditorPage(Editor{ID: "p1", Name: "Song", Label: "Piano roll", Engine: Engine{Backend: "cpu", Label: "CPU · 2 threads", Reason: "auto"}}))
-	if doc.Find("canvas#studio").Length() != 1 || doc.Find("#engine-label").Text() != "CPU · 2 threads" ||
+	if doc.Find("iframe#studio-frame").Length() != 1 || doc.Find("#engine-label").Text() != "CPU · 2 threads" ||
 		doc.Find("#engine-status").AttrOr("data-backend", "") != "cpu" || doc.Find("#shortcuts tr").Length() != len(Shortcuts) {
 		t.Fatal("editor page lacks the canvas, the engine status or the shortcut sheet")
 	}

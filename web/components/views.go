@@ -65,6 +65,15 @@ type Editor struct {
 	TestJobs []string // test job kinds offered in settings (only with --test-jobs)
 }
 
+// Canvas is the frame that runs the studio canvas (Go compiled to wasm) for one project.
+type Canvas struct {
+	ID, Name, Kind string
+	Main           string // main payload file, loaded by the canvas
+	State          string // building, ready, failed, missing (web/canvas)
+	Message        string // why the canvas cannot run (failed, missing)
+	Wasm, Exec     string // URLs of studio.wasm and wasm_exec.js (ready)
+}
+
 // Trashed is a deleted project.
 type Trashed struct {
 	Entry, Name, Kind string

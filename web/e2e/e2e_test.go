@@ -163,7 +163,7 @@ func TestCreateOpenEditorSeeEngine(t *testing.T) {
 		chromedp.WaitVisible(css("#create-form")),
 		chromedp.SendKeys(css("#new-name"), "E2E song"),
 		chromedp.Click(css("#create")),
-		chromedp.WaitReady(css("canvas#studio")),
+		chromedp.WaitReady(css("iframe#studio-frame")),
 	)
 	url, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {

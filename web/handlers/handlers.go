@@ -16,6 +16,7 @@ import (
 	"github.com/a-h/templ"
 
 	"latentstudio/studio/protocol"
+	"latentstudio/web/canvas"
 	"latentstudio/web/components"
 	"latentstudio/web/engine"
 	"latentstudio/web/jobs"
@@ -28,8 +29,9 @@ type Handlers struct {
 	Projects *projects.Service
 	Jobs     *jobs.Scheduler
 	Engine   engine.Status
-	Socket   http.Handler // the websocket hub
-	TestJobs []string     // test job kinds to offer in the editor
+	Socket   http.Handler   // the websocket hub
+	TestJobs []string       // test job kinds to offer in the editor
+	Canvas   *canvas.Canvas // the browser canvas (wasm); nil: the editor says it is missing
 	Log      *slog.Logger
 }
 
@@ -50,6 +52,10 @@ func (h *Handlers) Routes() http.Handler {
 	mux.HandleFunc("GET /projects/{id}/export.zip", h.export)
 	mux.HandleFunc("GET /projects/{id}/files/{file}", h.file)
 	mux.HandleFunc("GET /p/{id}", h.editor)
+	mux.HandleFunc("GET /p/{id}/canvas", h.canvasFrame)
+	if h.Canvas != nil {
+		mux.Handle("GET /wasm/", h.Canvas.Handler())
+	}
 	mux.HandleFunc("GET /trash", h.trash)
 	mux.HandleFunc("POST /trash/empty", h.emptyTrash)
 	mux.HandleFunc("POST /trash/{entry}/restore", h.undelete)
@@ -301,6 +307,22 @@ func (h *Handlers) editor(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.render(w, r, http.StatusOK, components.EditorPage(v))
+}
+
+// canvasFrame is the editor's frame that runs the canvas.
+func (h *Handlers) canvasFrame(w http.ResponseWriter, r *http.Request) {
+	m, err := h.Projects.Store.Get(r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	k, _ := h.Projects.Kind(m.Kind)
+	st := canvas.Status{State: canvas.Missing, Message: "this studio serves no browser canvas"}
+	if h.Canvas != nil {
+		st = h.Canvas.Status()
+	}
+	h.render(w, r, http.StatusOK, components.CanvasPage(components.Canvas{ID: m.ID, Name: m.Name, Kind: m.Kind, Main: k.Main,
+		State: st.State, Message: st.Message, Wasm: st.Wasm, Exec: st.Exec}))
 }
 
 func (h *Handlers) trash(w http.ResponseWriter, r *http.Request) {

@@ -88,7 +88,7 @@ func TestGalleryCreateOpenRenameDelete(t *testing.T) {
 	}
 	id := strings.TrimPrefix(loc, "/p/")
 	resp, doc = e.get(t, loc)
-	if resp.StatusCode != 200 || doc.Find("canvas#studio").Length() != 1 || doc.Find("#project-name").Text() != "Night <b>tune</b>" {
+	if resp.StatusCode != 200 || doc.Find("iframe#studio-frame").Length() != 1 || doc.Find("#project-name").Text() != "Night <b>tune</b>" {
 		t.Fatalf("editor: %d %q", resp.StatusCode, doc.Find("#project-name").Text())
 	}
 	if doc.Find("#shortcuts kbd").Length() < 4 || doc.Find("#settings #versions li").Length() != 1 || doc.Find("#test-job-burn").Length() != 1 {

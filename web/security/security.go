@@ -16,9 +16,10 @@ import (
 const CookieName = "studio_token"
 
 // CSP allows only our own scripts, styles, images and websocket; 'wasm-unsafe-eval' lets
-// the studio canvas (Go compiled to wasm) start.
+// the studio canvas (Go compiled to wasm) start. The canvas runs in a frame of the editor page
+// (frame-src 'self'), and pages may be framed by our own pages only (frame-ancestors 'self').
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; " +
-	"connect-src 'self'; font-src 'self'; media-src 'self' blob:; worker-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	"connect-src 'self'; font-src 'self'; media-src 'self' blob:; worker-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 
 // IsLoopback reports whether a listen address only accepts local connections.
 func IsLoopback(listen string) bool {
@@ -95,7 +96,7 @@ func (g Guard) Pages(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", CSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin") // no-referrer would make browsers send Origin: null on our own forms
-		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Frame-Options", "SAMEORIGIN")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if g.Token != "" {
 			if !g.Authorized(r) {

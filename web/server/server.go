@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"time"
 
+	"latentstudio/web/canvas"
 	"latentstudio/web/engine"
 	"latentstudio/web/handlers"
 	"latentstudio/web/hub"
@@ -42,14 +43,16 @@ const DefaultListen = "127.0.0.1:7380"
 
 // Config of a studio server.
 type Config struct {
-	Listen   string   // host:port (DefaultListen)
-	Data     string   // data directory ("" = XDG default)
-	Token    string   // required from clients; generated for a non-loopback listen
-	Engine   string   // auto | cuda | cpu
-	Origins  []string // extra allowed browser origins
-	Keep     int      // versions kept per project
-	Workers  int      // concurrent engine runs (GOMAXPROCS)
-	TestJobs bool     // register the burn test kind (load, fault and browser tests)
+	Listen   string         // host:port (DefaultListen)
+	Data     string         // data directory ("" = XDG default)
+	Token    string         // required from clients; generated for a non-loopback listen
+	Engine   string         // auto | cuda | cpu
+	Origins  []string       // extra allowed browser origins
+	Keep     int            // versions kept per project
+	Workers  int            // concurrent engine runs (GOMAXPROCS)
+	TestJobs bool           // register the burn test kind (load, fault and browser tests)
+	Wasm     string         // prebuilt browser canvas directory (task wasm); "" = build it from the source checkout
+	Canvas   *canvas.Canvas // the browser canvas to serve (tests share one); nil = opened from Wasm
 	Hub      hub.Config
 	Log      *slog.Logger
 	Out      io.Writer // where the URL is printed (stdout)
@@ -63,6 +66,7 @@ type Server struct {
 	Jobs     *jobs.Scheduler
 	Hub      *hub.Hub
 	Engine   *engine.Engine
+	Canvas   *canvas.Canvas // the browser canvas; the studio command starts its build at start
 	http     *http.Server
 	ln       net.Listener
 	URL      string // what to open in a browser (with the token when there is one)
@@ -120,7 +124,11 @@ func New(cfg Config) (*Server, error) {
 	hc := cfg.Hub
 	hc.Guard, hc.Engine, hc.Save, hc.Log = guard, eng, s.Projects.Save, cfg.Log
 	s.Hub = hub.New(hc, s.Jobs)
-	h := &handlers.Handlers{Projects: s.Projects, Jobs: s.Jobs, Engine: eng, Socket: s.Hub, TestJobs: testKinds, Log: cfg.Log}
+	if cfg.Canvas == nil {
+		cfg.Canvas = canvas.Open(canvas.Config{Dir: cfg.Wasm, Log: cfg.Log})
+	}
+	s.Canvas = cfg.Canvas
+	h := &handlers.Handlers{Projects: s.Projects, Jobs: s.Jobs, Engine: eng, Socket: s.Hub, TestJobs: testKinds, Canvas: cfg.Canvas, Log: cfg.Log}
 	s.http = &http.Server{
 		Handler:           guard.Pages(h.Routes()),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,56 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"latentstudio/web/canvas"
+	"latentstudio/web/engine"
+)
+
+// The editor's frame carries the project and where to load the canvas from; the canvas
+// files are served beside it; without a canvas the frame says why.
+func TestCanvasFrame(t *testing.T) {
+	e := setup(t)
+	resp := e.post(t, "/projects", url.Values{"kind": {"pianoroll"}, "name": {"Frame"}})
+	id := strings.TrimPrefix(resp.Header.Get("Location"), "/p/")
+
+	resp, doc := e.get(t, "/p/"+id+"/canvas")
+	body := doc.Find("body#canvas")
+	if resp.StatusCode != 200 || body.AttrOr("data-project", "") != id || body.AttrOr("data-state", "") != canvas.Missing ||
+		!strings.Contains(doc.Find("#canvas-status").Text(), "no browser canvas") || doc.Find(`script[src="/static/canvas.js"]`).Length() != 1 {
+		t.Fatalf("frame without a canvas: %d %v %q", resp.StatusCode, body.Nodes, doc.Find("#canvas-status").Text())
+	}
+	if resp, _ := e.get(t, "/p/nope/canvas"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("frame of a missing project: %d", resp.StatusCode)
+	}
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, canvas.WasmFile), []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	os.WriteFile(filepath.Join(dir, canvas.ExecFile), []byte("// glue"), 0o644)
+	cv := canvas.Open(canvas.Config{Dir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st := cv.Wait(context.Background())
+	eng, _ := engine.Open("cpu")
+	defer eng.Close()
+	h := &Handlers{Projects: e.svc, Jobs: e.sched, Engine: eng, Canvas: cv}
+	srv := httptest.NewServer(h.Routes())
+	defer srv.Close()
+	e.srv = srv
+	_, doc = e.get(t, "/p/"+id+"/canvas")
+	body = doc.Find("body#canvas")
+	if body.AttrOr("data-state", "") != canvas.Ready || body.AttrOr("data-wasm", "") != st.Wasm || body.AttrOr("data-exec", "") != st.Exec ||
+		body.AttrOr("data-main", "") != "song.mid" {
+		t.Fatalf("frame with a canvas: %v", body.Nodes[0].Attr)
+	}
+	if resp, _ := e.get(t, st.Wasm); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/wasm" {
+		t.Fatalf("wasm: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
