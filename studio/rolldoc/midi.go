@@ -1,0 +1,267 @@
+package rolldoc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"gitlab.com/gomidi/midi/v2"
+	"gitlab.com/gomidi/midi/v2/smf"
+
+	"latentstudio/studio/pianoroll"
+	"latentstudio/studio/undo"
+)
+
+// The reader's errors, wrapped by FromMIDI and Import (errors.Is works with either name).
+var (
+	ErrNotMIDI   = pianoroll.ErrNotMIDI
+	ErrCorrupt   = pianoroll.ErrCorrupt
+	ErrTruncated = pianoroll.ErrTruncated
+	ErrNoNotes   = pianoroll.ErrNoNotes
+	ErrTooLong   = pianoroll.ErrTooLong
+	ErrTooLarge  = pianoroll.ErrTooLarge
+)
+
+// FromMIDI reads a Standard MIDI File into a new document: every track merged onto one piano
+// (drums dropped), its tempo map, time signatures and length (its end-of-track, so trailing
+// silence survives a save). A file without notes gives an empty document (a new project). A
+// bad file gives an error wrapping ErrNotMIDI, ErrCorrupt, ErrTruncated, ErrTooLong or
+// ErrTooLarge, with a message a person can act on.
+func FromMIDI(data []byte) (*Doc, error) {
+	d := New()
+	song, err := readSong(data)
+	if err != nil {
+		return nil, err
+	}
+	d.load(song)
+	d.version, d.songVersion = 1, 1
+	return d, nil
+}
+
+// loaded is a parsed file before it becomes a document.
+type loaded struct {
+	notes  []pianoroll.Note
+	tempos []pianoroll.Tempo
+	meter  []TimeSig
+	length int
+}
+
+func readSong(data []byte) (loaded, error) {
+	if len(data) > MaxImportBytes {
+		return loaded{}, fmt.Errorf("%w: %d MB, the limit is %d MB; nothing was changed", ErrTooLarge, len(data)>>20, MaxImportBytes>>20)
+	}
+	song, err := pianoroll.Parse(data)
+	empty := errors.Is(err, pianoroll.ErrNoNotes)
+	if err != nil && !empty {
+		return loaded{}, fmt.Errorf("cannot open this MIDI file: %w", err)
+	}
+	l := loaded{tempos: []pianoroll.Tempo{{Step: 0, BPM: pianoroll.DefaultBPM}}, meter: []TimeSig{{Step: 0, Num: 4, Den: 4}}}
+	if song != nil {
+		l.notes, l.length = song.Notes, song.Steps
+		if len(song.Tempos) > 0 {
+			l.tempos = song.Tempos
+		}
+	}
+	meta := readMeta(data)
+	if empty && len(meta.tempos) > 0 {
+		l.tempos = meta.tempos
+	}
+	if len(meta.meter) > 0 {
+		l.meter = meta.meter
+	}
+	if meta.end > MaxSteps {
+		meta.end = MaxSteps // trailing silence past the limit is dropped, notes never
+	}
+	l.length = max(l.length, meta.end)
+	if l.length == 0 {
+		l.length = DefaultLength
+	}
+	return l, nil
+}
+
+// metaInfo is what pianoroll's reader does not keep: time signatures and the end of track.
+type metaInfo struct {
+	meter  []TimeSig
+	tempos []pianoroll.Tempo // only used for files without notes
+	end    int
+}
+
+// readMeta reads time signatures and the last end-of-track of a metric-time file. It never
+// fails: a file pianoroll read but gomidi cannot gets the defaults (4/4, notes' length).
+func readMeta(data []byte) (info metaInfo) {
+	defer func() {
+		if recover() != nil {
+			info = metaInfo{}
+		}
+	}()
+	f, err := smf.ReadFrom(bytes.NewReader(data))
+	if err != nil {
+		return metaInfo{}
+	}
+	ppq, ok := f.TimeFormat.(smf.MetricTicks)
+	if !ok || ppq == 0 {
+		return metaInfo{}
+	}
+	step := func(tick int64) int {
+		return int((tick*pianoroll.StepsPerBeat*2 + int64(ppq)) / (2 * int64(ppq)))
+	}
+	for _, tr := range f.Tracks {
+		var tick int64
+		for _, ev := range tr {
+			tick += int64(ev.Delta)
+			var num, den uint8
+			var bpm float64
+			switch {
+			case ev.Message.GetMetaMeter(&num, &den):
+				if num >= 1 && num <= 32 && (den == 1 || den == 2 || den == 4 || den == 8 || den == 16) {
+					info.meter = append(info.meter, TimeSig{Step: step(tick), Num: int(num), Den: int(den)})
+				}
+			case ev.Message.GetMetaTempo(&bpm):
+				if bpm >= 1 && bpm <= 1000 {
+					info.tempos = append(info.tempos, pianoroll.Tempo{Step: step(tick), BPM: bpm})
+				}
+			case ev.Message.Is(smf.MetaEndOfTrackMsg):
+				info.end = max(info.end, step(tick))
+			}
+		}
+	}
+	info.meter = cleanMeter(info.meter)
+	if len(info.tempos) > 0 {
+		sort.SliceStable(info.tempos, func(i, j int) bool { return info.tempos[i].Step < info.tempos[j].Step })
+		if info.tempos[0].Step != 0 {
+			info.tempos = append([]pianoroll.Tempo{{Step: 0, BPM: pianoroll.DefaultBPM}}, info.tempos...)
+		}
+	}
+	return info
+}
+
+// cleanMeter sorts signatures, keeps the last at each step and starts the list at step 0.
+func cleanMeter(ms []TimeSig) []TimeSig {
+	if len(ms) == 0 {
+		return nil
+	}
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Step < ms[j].Step })
+	out := []TimeSig{{Step: 0, Num: 4, Den: 4}}
+	for _, m := range ms {
+		if last := &out[len(out)-1]; last.Step == m.Step {
+			*last = m
+		} else if last.Num != m.Num || last.Den != m.Den {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// load puts a parsed file into an empty document (no undo step).
+func (d *Doc) load(l loaded) {
+	added := make([]Note, len(l.notes))
+	for i, n := range l.notes {
+		d.nextID++
+		added[i] = Note{Note: n, ID: d.nextID}
+	}
+	d.replace(nil, added)
+	d.tempos, d.meter, d.length = l.tempos, l.meter, l.length
+}
+
+// Import replaces the song (notes, tempo map, time signatures, length) with a MIDI file as
+// one undo step; the selection and the mask are cleared with it. A file without notes is
+// refused (ErrNoNotes): importing nothing over a song would only lose it. On any error the
+// document is unchanged.
+func (d *Doc) Import(data []byte) error {
+	l, err := readSong(data)
+	if err != nil {
+		return err
+	}
+	if len(l.notes) == 0 {
+		return fmt.Errorf("nothing imported: %w", ErrNoNotes)
+	}
+	if len(l.notes) > MaxNotes {
+		return fmt.Errorf("%w: the file holds %d notes, a song at most %d", ErrTooMany, len(l.notes), MaxNotes)
+	}
+	d.lock()
+	defer d.unlock()
+	e := &noteEdit{d: d, label: "Import", removed: slices.Clone(d.notes)}
+	for _, n := range l.notes {
+		d.nextID++
+		e.added = append(e.added, Note{Note: n, ID: d.nextID})
+	}
+	if len(d.sel) > 0 {
+		e.selChange, e.selBefore, e.selAfter = true, setIDs(d.sel), nil
+	}
+	before := d.settings()
+	after := before
+	after.tempos, after.meter, after.length = l.tempos, l.meter, l.length
+	cmds := []undo.Command{e, &songEdit{d: d, label: "Import", before: before, after: after}}
+	acc := map[int32]uint64{}
+	for i, w := range d.mask.words {
+		if w != 0 {
+			acc[int32(i)] = w
+		}
+	}
+	if len(acc) > 0 {
+		cmds = append(cmds, &maskEdit{d: d, label: "Import", flips: flipList(acc)})
+	}
+	if len(d.gen.ids) > 0 {
+		cmds = append(cmds, &genEdit{d: d, before: d.gen})
+	}
+	d.do(&undo.Group{Name: "Import MIDI", Commands: cmds})
+	return nil
+}
+
+// MIDI writes the song as a format-0 Standard MIDI File at pianoroll.WritePPQ: time
+// signatures, tempo map, acoustic grand piano on channel 1, every note, and the end of track at
+// the song's length. An empty song is a valid file without notes.
+func (d *Doc) MIDI() ([]byte, error) {
+	d.lock()
+	notes := plain(d.notes)
+	tempos, meter, length := slices.Clone(d.tempos), slices.Clone(d.meter), d.lengthLocked()
+	d.unlock()
+	return writeMIDI(notes, tempos, meter, length)
+}
+
+func writeMIDI(notes []pianoroll.Note, tempos []pianoroll.Tempo, meter []TimeSig, length int) ([]byte, error) {
+	const tps = pianoroll.WritePPQ / pianoroll.StepsPerBeat
+	type ev struct {
+		tick  int64
+		order int // meta, then note-offs, then note-ons on one tick
+		msg   []byte
+	}
+	evs := make([]ev, 0, 2*len(notes)+len(tempos)+len(meter)+1)
+	for _, m := range meter {
+		evs = append(evs, ev{int64(m.Step) * tps, 0, smf.MetaMeter(uint8(m.Num), uint8(m.Den))})
+	}
+	for _, t := range tempos {
+		evs = append(evs, ev{int64(t.Step) * tps, 0, smf.MetaTempo(t.BPM)})
+	}
+	evs = append(evs, ev{0, 0, midi.ProgramChange(0, 0)})
+	for _, n := range notes {
+		evs = append(evs,
+			ev{int64(n.Start) * tps, 2, midi.NoteOn(0, n.Pitch, n.Vel)},
+			ev{int64(n.End()) * tps, 1, midi.NoteOff(0, n.Pitch)})
+	}
+	sort.SliceStable(evs, func(i, j int) bool {
+		if evs[i].tick != evs[j].tick {
+			return evs[i].tick < evs[j].tick
+		}
+		return evs[i].order < evs[j].order
+	})
+	var tr smf.Track
+	var at int64
+	for _, e := range evs {
+		tr.Add(uint32(e.tick-at), e.msg)
+		at = e.tick
+	}
+	tr.Close(uint32(max(0, int64(length)*tps-at)))
+	f := smf.New()
+	f.TimeFormat = smf.MetricTicks(pianoroll.WritePPQ)
+	if err := f.Add(tr); err != nil {
+		return nil, fmt.Errorf("write MIDI: %w", err)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("write MIDI: %w", err)
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,550 @@
+package rolldoc
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+
+	"latentstudio/studio/pianoroll"
+	"latentstudio/studio/undo"
+)
+
+func noteLess(a, b Note) int {
+	if c := cmp.Compare(a.Start, b.Start); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Pitch, b.Pitch); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+// replace removes notes by id (the versions in removed) and inserts added. Callers hold the
+// lock. The note slice is rebuilt, never modified in place, so slices handed out stay valid.
+func (d *Doc) replace(removed, added []Note) {
+	gone := make(map[NoteID]bool, len(removed))
+	for _, n := range removed {
+		gone[n.ID] = true
+		delete(d.byID, n.ID)
+	}
+	ins := slices.Clone(added)
+	slices.SortFunc(ins, noteLess)
+	out := make([]Note, 0, len(d.notes)-len(removed)+len(added))
+	i := 0
+	for _, n := range d.notes {
+		if gone[n.ID] {
+			continue
+		}
+		for i < len(ins) && noteLess(ins[i], n) < 0 {
+			out = append(out, ins[i])
+			i++
+		}
+		out = append(out, n)
+	}
+	out = append(out, ins[i:]...)
+	for _, n := range added {
+		d.byID[n.ID] = n
+	}
+	d.notes = out
+	d.end = 0
+	for _, n := range out {
+		d.end = max(d.end, n.End())
+	}
+}
+
+// noteEdit is every change of notes: the old versions of what it touched and the new ones.
+// Selections are kept only when the edit changes the selection.
+type noteEdit struct {
+	d                   *Doc
+	label, merge        string // merge: consecutive edits with the same key are one step
+	removed, added      []Note
+	selBefore, selAfter []NoteID
+	selChange           bool
+}
+
+func (e *noteEdit) Do() {
+	e.d.replace(e.removed, e.added)
+	if e.selChange {
+		e.d.setSel(e.selAfter)
+	}
+	e.d.changed(true)
+}
+
+func (e *noteEdit) Undo() {
+	e.d.replace(e.added, e.removed)
+	if e.selChange {
+		e.d.setSel(e.selBefore)
+	}
+	e.d.changed(true)
+}
+
+func (e *noteEdit) Label() string { return e.label }
+
+// Merge composes two edits of one drag: the old versions of the first and the new of the second.
+func (e *noteEdit) Merge(next undo.Command) bool {
+	n, ok := next.(*noteEdit)
+	if !ok || e.merge == "" || n.merge != e.merge {
+		return false
+	}
+	addedByE := map[NoteID]bool{}
+	for _, a := range e.added {
+		addedByE[a.ID] = true
+	}
+	removedByN := map[NoteID]bool{}
+	for _, r := range n.removed {
+		removedByN[r.ID] = true
+	}
+	removed := slices.Clone(e.removed)
+	for _, r := range n.removed {
+		if !addedByE[r.ID] {
+			removed = append(removed, r)
+		}
+	}
+	var added []Note
+	for _, a := range e.added {
+		if !removedByN[a.ID] {
+			added = append(added, a)
+		}
+	}
+	added = append(added, n.added...)
+	e.removed, e.added = removed, added
+	if n.selChange {
+		if !e.selChange {
+			e.selBefore = n.selBefore
+		}
+		e.selAfter, e.selChange = n.selAfter, true
+	}
+	return true
+}
+
+// change is an edit before it is resolved: new versions of notes (ID 0: a new note) and
+// notes to delete.
+type change struct {
+	label, merge string
+	set          []Note
+	del          []NoteID
+	selectSet    bool // the selection becomes the notes of set that survive
+}
+
+// apply resolves overlaps (edited notes win: a note they cover is cut short where it started
+// before them, deleted where it started under them; of edited notes on one pitch the later
+// start cuts the earlier) and runs the edit as an undoable step. It returns the ids of the
+// surviving notes of set, in the order of set (0 for one that was dropped). Callers hold the
+// lock.
+func (d *Doc) apply(c change) ([]NoteID, error) {
+	if len(c.set) == 0 && len(c.del) == 0 {
+		return nil, nil
+	}
+	newCount := 0
+	set := make([]Note, len(c.set))
+	for i, n := range c.set {
+		if n.Start < 0 || n.Dur < 1 || n.End() > MaxSteps || n.Pitch >= pianoroll.Pitches || n.Vel < 1 || n.Vel > 127 {
+			return nil, fmt.Errorf("%w: note at step %d, pitch %d, %d steps long, velocity %d", ErrBadValue, n.Start, n.Pitch, n.Dur, n.Vel)
+		}
+		if n.ID == 0 {
+			newCount++
+			d.nextID++
+			n.ID = d.nextID
+		} else if _, ok := d.byID[n.ID]; !ok {
+			return nil, fmt.Errorf("%w: %d", ErrNoSuchNote, n.ID)
+		}
+		set[i] = n
+	}
+	if len(d.notes)+newCount > MaxNotes {
+		return nil, fmt.Errorf("%w: a song holds at most %d notes", ErrTooMany, MaxNotes)
+	}
+	edited := map[NoteID]bool{}
+	for _, n := range set {
+		edited[n.ID] = true
+	}
+	deleted := map[NoteID]bool{}
+	for _, id := range c.del {
+		if _, ok := d.byID[id]; ok && !edited[id] {
+			deleted[id] = true
+		}
+	}
+
+	// edited notes on one pitch, by start: the later start cuts the earlier; same start: the
+	// longer stays
+	byPitch := map[uint8][]Note{}
+	for _, n := range set {
+		byPitch[n.Pitch] = append(byPitch[n.Pitch], n)
+	}
+	final := map[NoteID]Note{}
+	for p, ns := range byPitch {
+		slices.SortFunc(ns, func(a, b Note) int {
+			if c := cmp.Compare(a.Start, b.Start); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.Dur, a.Dur)
+		})
+		keep := ns[:0]
+		for _, n := range ns {
+			if k := len(keep); k > 0 {
+				prev := &keep[k-1]
+				if prev.Start == n.Start {
+					deleted[n.ID] = true
+					continue
+				}
+				if prev.End() > n.Start {
+					prev.Dur = n.Start - prev.Start
+				}
+			}
+			keep = append(keep, n)
+		}
+		byPitch[p] = keep
+		for _, n := range keep {
+			final[n.ID] = n
+		}
+	}
+	// other notes under the edited ones
+	var trimmed []Note
+	for _, o := range d.notes {
+		ivs := byPitch[o.Pitch]
+		if len(ivs) == 0 || edited[o.ID] || deleted[o.ID] {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(ivs, o.Start, func(n Note, s int) int {
+			if n.End() <= s {
+				return -1
+			}
+			return 1
+		}) // first edited note ending after o starts
+		if i == len(ivs) || ivs[i].Start >= o.End() {
+			continue
+		}
+		if ivs[i].Start <= o.Start {
+			deleted[o.ID] = true
+			continue
+		}
+		o.Dur = ivs[i].Start - o.Start
+		trimmed = append(trimmed, o)
+	}
+
+	e := &noteEdit{d: d, label: c.label, merge: c.merge}
+	for id := range deleted {
+		if old, ok := d.byID[id]; ok && !edited[id] {
+			e.removed = append(e.removed, old)
+		}
+	}
+	ids := make([]NoteID, len(set))
+	for i, n := range set {
+		if old, ok := d.byID[n.ID]; ok {
+			e.removed = append(e.removed, old)
+		}
+		if f, ok := final[n.ID]; ok && !deleted[n.ID] {
+			e.added = append(e.added, f)
+			ids[i] = n.ID
+		}
+	}
+	for _, o := range trimmed {
+		e.removed = append(e.removed, d.byID[o.ID])
+		e.added = append(e.added, o)
+	}
+	slices.SortFunc(e.removed, noteLess)
+
+	// the selection: the surviving notes of set, or the old one without deleted notes
+	var after map[NoteID]bool
+	if c.selectSet {
+		after = map[NoteID]bool{}
+		for _, id := range ids {
+			if id != 0 {
+				after[id] = true
+			}
+		}
+	} else {
+		after = maps.Clone(d.sel)
+		for id := range deleted {
+			delete(after, id)
+		}
+	}
+	if !maps.Equal(after, d.sel) {
+		e.selChange = true
+		e.selBefore = setIDs(d.sel)
+		e.selAfter = setIDs(after)
+	}
+	d.do(e)
+	return ids, nil
+}
+
+func setIDs(m map[NoteID]bool) []NoteID {
+	out := make([]NoteID, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// idsOrAll returns the notes named (unknown ids are skipped), or every note when ids is nil.
+func (d *Doc) pick(ids []NoteID) []Note {
+	if ids == nil {
+		return slices.Clone(d.notes)
+	}
+	out := make([]Note, 0, len(ids))
+	seen := map[NoteID]bool{}
+	for _, id := range ids {
+		if n, ok := d.byID[id]; ok && !seen[id] {
+			seen[id] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func mergeKey(kind string, ns []Note) string {
+	k := kind
+	for _, n := range ns {
+		k += fmt.Sprintf(",%d", n.ID)
+	}
+	return k
+}
+
+// AddNote adds a note (the pencil) and selects it alone. Notes it covers on its pitch are cut
+// short or removed.
+func (d *Doc) AddNote(n pianoroll.Note) (NoteID, error) {
+	d.lock()
+	defer d.unlock()
+	if n.Vel == 0 {
+		n.Vel = 100
+	}
+	ids, err := d.apply(change{label: "Add note", set: []Note{{Note: n}}, selectSet: true})
+	if err != nil {
+		return 0, err
+	}
+	return ids[0], nil
+}
+
+// AddNotes adds several notes as one step and selects them.
+func (d *Doc) AddNotes(ns []pianoroll.Note) ([]NoteID, error) {
+	d.lock()
+	defer d.unlock()
+	set := make([]Note, len(ns))
+	for i, n := range ns {
+		set[i] = Note{Note: n}
+	}
+	return d.apply(change{label: "Add notes", set: set, selectSet: true})
+}
+
+// DeleteNotes deletes notes by id (unknown ids are ignored).
+func (d *Doc) DeleteNotes(ids []NoteID) error {
+	d.lock()
+	defer d.unlock()
+	_, err := d.apply(change{label: "Delete notes", del: ids})
+	return err
+}
+
+// DeleteSelection deletes the selected notes.
+func (d *Doc) DeleteSelection() error {
+	d.lock()
+	defer d.unlock()
+	_, err := d.apply(change{label: "Delete notes", del: setIDs(d.sel)})
+	return err
+}
+
+// MoveNotes moves notes by steps and pitches, relative to where they are now. The move is
+// clamped as a whole so that every note stays within 0..127 and 0..MaxSteps (a drag stops at
+// the edge; the chord keeps its shape). Consecutive moves of the same notes are one undo step
+// until EndGesture. It returns the delta that was applied.
+func (d *Doc) MoveNotes(ids []NoteID, dSteps, dPitch int) (int, int, error) {
+	d.lock()
+	defer d.unlock()
+	ns := d.pick(ids)
+	if len(ns) == 0 {
+		return 0, 0, nil
+	}
+	minS, maxE, minP, maxP := MaxSteps, 0, 127, 0
+	for _, n := range ns {
+		minS, maxE = min(minS, n.Start), max(maxE, n.End())
+		minP, maxP = min(minP, int(n.Pitch)), max(maxP, int(n.Pitch))
+	}
+	dSteps = max(min(dSteps, MaxSteps-maxE), -minS)
+	dPitch = max(min(dPitch, 127-maxP), -minP)
+	if dSteps == 0 && dPitch == 0 {
+		return 0, 0, nil
+	}
+	for i := range ns {
+		ns[i].Start += dSteps
+		ns[i].Pitch = uint8(int(ns[i].Pitch) + dPitch)
+	}
+	_, err := d.apply(change{label: "Move notes", merge: mergeKey("move", ns), set: ns})
+	return dSteps, dPitch, err
+}
+
+// ResizeNotes moves the start and end edges of notes by steps (a note keeps at least one
+// step; a start stays ≥ 0). Consecutive resizes of the same notes are one undo step.
+func (d *Doc) ResizeNotes(ids []NoteID, dStart, dEnd int) error {
+	d.lock()
+	defer d.unlock()
+	ns := d.pick(ids)
+	if len(ns) == 0 || dStart == 0 && dEnd == 0 {
+		return nil
+	}
+	for i, n := range ns {
+		s := max(0, min(n.Start+dStart, n.End()-1))
+		e := min(max(n.End()+dEnd, s+1), MaxSteps)
+		ns[i].Start, ns[i].Dur = s, e-s
+	}
+	_, err := d.apply(change{label: "Resize notes", merge: mergeKey("resize", ns), set: ns})
+	return err
+}
+
+// SetVelocity sets the velocity (clamped to 1..127) of notes; nil ids: the selection.
+// Consecutive velocity edits of the same notes are one undo step (a drag in the velocity lane).
+func (d *Doc) SetVelocity(ids []NoteID, vel int) error {
+	return d.velocity(ids, func(int) int { return vel })
+}
+
+// AddVelocity changes the velocity of notes by delta (clamped to 1..127).
+func (d *Doc) AddVelocity(ids []NoteID, delta int) error {
+	return d.velocity(ids, func(v int) int { return v + delta })
+}
+
+func (d *Doc) velocity(ids []NoteID, f func(int) int) error {
+	d.lock()
+	defer d.unlock()
+	if ids == nil {
+		ids = setIDs(d.sel)
+	}
+	ns := d.pick(ids)
+	var set []Note
+	for _, n := range ns {
+		v := uint8(max(1, min(127, f(int(n.Vel)))))
+		if v != n.Vel {
+			n.Vel = v
+			set = append(set, n)
+		}
+	}
+	_, err := d.apply(change{label: "Velocity", merge: mergeKey("vel", ns), set: set})
+	return err
+}
+
+// Quantize moves note starts to the nearest multiple of grid steps and, when lengths is set,
+// rounds durations to a multiple of grid (at least one grid). nil ids: every note.
+func (d *Doc) Quantize(ids []NoteID, grid int, lengths bool) error {
+	if grid < 1 || grid > MaxSteps {
+		return fmt.Errorf("%w: quantize grid %d steps", ErrBadValue, grid)
+	}
+	d.lock()
+	defer d.unlock()
+	var set []Note
+	for _, n := range d.pick(ids) {
+		q := n
+		q.Start = (n.Start + grid/2) / grid * grid
+		if lengths {
+			q.Dur = max(grid, (n.Dur+grid/2)/grid*grid)
+		}
+		if q.End() > MaxSteps {
+			q.Dur = MaxSteps - q.Start
+		}
+		if q != n {
+			set = append(set, q)
+		}
+	}
+	_, err := d.apply(change{label: "Quantize", set: set})
+	return err
+}
+
+// Transpose moves notes by semitones (±1, ±12 from the keys; any amount works); nil ids: every
+// note. When any note would leave 0..127 nothing moves and the error wraps ErrOutOfRange: a
+// clamped transpose would squash chords, which a musician never wants.
+func (d *Doc) Transpose(ids []NoteID, semitones int) error {
+	d.lock()
+	defer d.unlock()
+	ns := d.pick(ids)
+	if len(ns) == 0 || semitones == 0 {
+		return nil
+	}
+	for i, n := range ns {
+		p := int(n.Pitch) + semitones
+		if p < 0 || p > 127 {
+			return fmt.Errorf("%w: transposing by %+d would take pitch %d to %d (0..127)", ErrOutOfRange, semitones, n.Pitch, p)
+		}
+		ns[i].Pitch = uint8(p)
+	}
+	_, err := d.apply(change{label: fmt.Sprintf("Transpose %+d", semitones), set: ns})
+	return err
+}
+
+// Clip is copied notes, with starts relative to the earliest of them.
+type Clip []pianoroll.Note
+
+// Span is the steps from the clip's first start to its last end.
+func (c Clip) Span() int { return pianoroll.NotesEnd(c) }
+
+// Copy returns the selected notes as a clip (empty when nothing is selected).
+func (d *Doc) Copy() Clip {
+	d.lock()
+	defer d.unlock()
+	return d.clip(setIDs(d.sel))
+}
+
+func (d *Doc) clip(ids []NoteID) Clip {
+	ns := d.pick(ids)
+	if len(ns) == 0 {
+		return nil
+	}
+	slices.SortFunc(ns, noteLess)
+	from := ns[0].Start
+	out := make(Clip, len(ns))
+	for i, n := range ns {
+		out[i] = n.Note
+		out[i].Start -= from
+	}
+	return out
+}
+
+// Cut copies the selection and deletes it as one step.
+func (d *Doc) Cut() (Clip, error) {
+	d.lock()
+	defer d.unlock()
+	ids := setIDs(d.sel)
+	c := d.clip(ids)
+	if len(c) == 0 {
+		return nil, nil
+	}
+	_, err := d.apply(change{label: "Cut", del: ids})
+	return c, err
+}
+
+// Paste puts a clip at a step and selects the pasted notes.
+func (d *Doc) Paste(c Clip, at int) ([]NoteID, error) {
+	d.lock()
+	defer d.unlock()
+	if at < 0 {
+		return nil, fmt.Errorf("%w: paste at step %d", ErrBadValue, at)
+	}
+	set := make([]Note, len(c))
+	for i, n := range c {
+		n.Start += at
+		set[i] = Note{Note: n}
+	}
+	return d.apply(change{label: "Paste", set: set, selectSet: true})
+}
+
+// Duplicate copies notes (nil: the selection) to right after themselves (shifted by their
+// span, first start to last end) and selects the copies, so pressing it again keeps going.
+func (d *Doc) Duplicate(ids []NoteID) ([]NoteID, error) {
+	d.lock()
+	defer d.unlock()
+	if ids == nil {
+		ids = setIDs(d.sel)
+	}
+	ns := d.pick(ids)
+	if len(ns) == 0 {
+		return nil, nil
+	}
+	from, end := MaxSteps, 0
+	for _, n := range ns {
+		from, end = min(from, n.Start), max(end, n.End())
+	}
+	shift := end - from
+	set := make([]Note, len(ns))
+	for i, n := range ns {
+		n.Start += shift
+		n.ID = 0
+		set[i] = n
+	}
+	return d.apply(change{label: "Duplicate", set: set, selectSet: true})
+}
