@@ -139,7 +139,7 @@ func listenTo(ctx context.Context, args []string, stdout io.Writer) error {
 				return fmt.Errorf("listen: fluidsynth %s: %v: %s", wav, err, b)
 			}
 		}
-		fmt.Fprintf(&report, "## %d. %s — %s (%g BPM) in `%s`\n\n%s\n", i+1, task.label, ex.name, ex.bpm, dir, listenFacts(ex.notes, gen.Notes, cells))
+		fmt.Fprintf(&report, "## %d. %s — %s (%.0f BPM) in `%s`\n\n%s\n", i+1, task.label, ex.name, ex.bpm, dir, listenFacts(ex.notes, gen.Notes, cells))
 	}
 	path := filepath.Join(*out, "facts.md")
 	if err := writeAtomic(path, []byte(report.String())); err != nil {
