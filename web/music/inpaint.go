@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"latentstudio/gpu"
 	_ "latentstudio/gpu/cpu" // the fallback when the GPU runs out of memory
@@ -217,11 +218,21 @@ func (in *Inpainter) Run(ctx context.Context, raw json.RawMessage, report jobs.R
 	return jobs.Output{Data: out}, nil
 }
 
+// progressGap spaces the progress events of one run.
+const progressGap = 100 * time.Millisecond
+
 // inpaint runs the model once, reporting "step i/n" (model evaluations) as it goes.
 func (in *Inpainter) inpaint(ctx context.Context, m *roll.Model, img []float32, r *request, report jobs.Report, stage string) (*sampler.Result, error) {
 	opt := r.opt
+	var last time.Time
 	opt.Progress = func(done, total int) {
-		report(float64(done)*100/float64(total), fmt.Sprintf("%sstep %d/%d", stage, done, total))
+		// The stage text changes every step, which the scheduler's throttle lets through, so
+		// a fast GPU would send an event per evaluation: send the first, the last and ten a
+		// second between.
+		if now := time.Now(); done == 1 || done == total || now.Sub(last) >= progressGap {
+			last = now
+			report(float64(done)*100/float64(total), fmt.Sprintf("%sstep %d/%d", stage, done, total))
+		}
 	}
 	return m.Inpaint(ctx, img, r.mask, opt)
 }
