@@ -200,6 +200,9 @@ func (in *Inpainter) Run(ctx context.Context, raw json.RawMessage, report jobs.R
 		if errors.Is(err, roll.ErrBadTask) || errors.Is(err, sampler.ErrBadInput) {
 			return jobs.Output{}, protocol.Errorf(protocol.BadInput, "roll.inpaint: %v", err)
 		}
+		if isOutOfMemory(err) {
+			return jobs.Output{}, protocol.Errorf(protocol.Engine, "roll.inpaint: not enough memory for %d candidates of %d steps on the %s: ask for fewer candidates or a narrower window (%v)", r.opt.Candidates, r.p.Steps, m.Backend().Info().Backend, err)
+		}
 		return jobs.Output{}, protocol.Errorf(protocol.Engine, "roll.inpaint: %v", err)
 	}
 	out := protocol.RollInpaintResult{From: r.p.From, Steps: r.p.Steps, Pick: res.Pick, Backend: m.Backend().Info().Backend, Note: note}

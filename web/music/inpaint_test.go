@@ -391,12 +391,15 @@ func TestBadRequests(t *testing.T) {
 // test-only: it exercises the real model and the real fallback path without a GPU.
 type fullGPU struct {
 	gpu.Backend
-	full atomic.Bool
+	full  atomic.Bool
+	isCPU bool // pose as a CPU instead
 }
 
 func (b *fullGPU) Info() gpu.Info {
 	i := b.Backend.Info()
-	i.Backend, i.Device = "cuda", "test GPU that runs out of memory"
+	if !b.isCPU {
+		i.Backend, i.Device = "cuda", "test GPU that runs out of memory"
+	}
 	return i
 }
 
@@ -453,6 +456,18 @@ func TestOutOfMemoryFallsBackToCPU(t *testing.T) {
 	wr.Note = got.Note
 	if fmt.Sprint(wr) != fmt.Sprint(got) {
 		t.Errorf("fallback result differs from a CPU run of the same request:\n%v\n%v", got, wr)
+	}
+
+	// A CPU that runs out of memory has nowhere to go: an engine error that says what to ask.
+	fullCPU := &fullGPU{Backend: cpu, isCPU: true}
+	onCPU := NewInpainter(fullCPU, w)
+	defer onCPU.Close()
+	if _, err := onCPU.load(); err != nil {
+		t.Fatal(err)
+	}
+	fullCPU.full.Store(true)
+	if _, err := onCPU.Run(context.Background(), raw, report); protocol.CodeOf(err) != protocol.Engine || !strings.Contains(err.Error(), "ask for fewer candidates") {
+		t.Errorf("out of CPU memory: %v, want an engine error asking for fewer candidates", err)
 	}
 
 	// Weights that are not there: an engine error naming the file.
