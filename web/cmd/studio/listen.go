@@ -253,14 +253,14 @@ func listenFacts(orig, gen []pianoroll.Note, cells []bool) string {
 	key, scale := estimateKey(context)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Key of the context (Krumhansl–Kessler profile match): %s.\n\n", key)
-	sb.WriteString("| notes | count | per bar | pitch range | median pitch | median duration (16ths) | sounding per step | in the context's key | on 8ths | echo |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	sb.WriteString("| notes | count | per bar | pitch range | median pitch | median duration (16ths) | sounding per step | mean velocity | in the context's key | on 8ths | echo |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(label string, ns []pianoroll.Note, bars int) {
 		if len(ns) == 0 {
-			fmt.Fprintf(&sb, "| %s | 0 | 0 | – | – | – | 0 | – | – | – |\n", label)
+			fmt.Fprintf(&sb, "| %s | 0 | 0 | – | – | – | 0 | – | – | – | – |\n", label)
 			return
 		}
 		var ps, ds []float64
-		lo, hi, inKey, echo, sounding, eighths := 127, 0, 0, 0, 0, 0
+		lo, hi, inKey, echo, sounding, eighths, vel := 127, 0, 0, 0, 0, 0, 0
 		for _, n := range ns {
 			ps, ds = append(ps, float64(n.Pitch)), append(ds, float64(n.Dur))
 			lo, hi = min(lo, int(n.Pitch)), max(hi, int(n.Pitch))
@@ -271,13 +271,14 @@ func listenFacts(orig, gen []pianoroll.Note, cells []bool) string {
 				echo++
 			}
 			sounding += min(n.End(), listenWidth) - n.Start
+			vel += int(n.Vel)
 			if n.Start%2 == 0 {
 				eighths++
 			}
 		}
 		pct := func(k int) float64 { return 100 * float64(k) / float64(len(ns)) }
-		fmt.Fprintf(&sb, "| %s | %d | %.1f | %s–%s | %.0f | %.0f | %.2f | %.0f %% | %.0f %% | %.0f %% |\n", label, len(ns), float64(len(ns))/float64(max(bars, 1)),
-			pitchName(lo), pitchName(hi), median(ps), median(ds), float64(sounding)/float64(bars*16), pct(inKey), pct(eighths), pct(echo))
+		fmt.Fprintf(&sb, "| %s | %d | %.1f | %s–%s | %.0f | %.0f | %.2f | %.0f | %.0f %% | %.0f %% | %.0f %% |\n", label, len(ns), float64(len(ns))/float64(max(bars, 1)),
+			pitchName(lo), pitchName(hi), median(ps), median(ds), float64(sounding)/float64(bars*16), float64(vel)/float64(len(ns)), pct(inKey), pct(eighths), pct(echo))
 	}
 	row("original in the mask (truth)", truth, maskBars)
 	row("generated in the mask", made, maskBars)
