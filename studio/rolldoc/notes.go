@@ -46,6 +46,11 @@ func (d *Doc) replace(removed, added []Note) {
 	for _, n := range added {
 		d.byID[n.ID] = n
 	}
+	for id := range gone {
+		if _, back := d.byID[id]; !back {
+			delete(d.sel, id) // a selection holds only notes that exist
+		}
+	}
 	d.notes = out
 	d.end = 0
 	for _, n := range out {
