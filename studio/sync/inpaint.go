@@ -19,7 +19,7 @@ func (s *Session) Inpaint(ctx context.Context, req protocol.RollInpaint, progres
 	if err := req.Validate(); err != nil {
 		return protocol.RollInpaintResult{}, err
 	}
-	done, err := s.runJob(ctx, protocol.KindRollInpaint, req, progress)
+	done, err := s.RunJob(ctx, protocol.KindRollInpaint, req, progress)
 	if err != nil {
 		return protocol.RollInpaintResult{}, err
 	}
@@ -33,8 +33,11 @@ func (s *Session) Inpaint(ctx context.Context, req protocol.RollInpaint, progres
 	return res, nil
 }
 
-// runJob submits a job for this project and waits for it, reporting progress.
-func (s *Session) runJob(ctx context.Context, kind string, params any, progress func(float64, string)) (protocol.Done, error) {
+// RunJob submits a job of any kind for this project and waits for it, reporting progress
+// (Inpaint is RunJob for roll.inpaint; the toon board and latent session will use it too).
+// Cancelling ctx cancels the job; a lost connection returns ErrConnectionLost at once; a job
+// the server cancelled (it is shutting down) or failed returns its typed error.
+func (s *Session) RunJob(ctx context.Context, kind string, params any, progress func(float64, string)) (protocol.Done, error) {
 	s.mu.Lock()
 	c, online, lost := s.client, s.online, s.lost
 	s.mu.Unlock()
@@ -69,10 +72,15 @@ func (s *Session) runJob(ctx context.Context, kind string, params any, progress 
 				progress(p.Percent, p.Stage)
 			}
 		case e := <-ends:
-			if e.err != nil && isDisconnect(e.err) {
+			switch {
+			case e.err == nil:
+				return e.done, nil
+			case isDisconnect(e.err):
 				return protocol.Done{}, ErrConnectionLost
+			case protocol.CodeOf(e.err) == protocol.CancelledErr:
+				return protocol.Done{}, fmt.Errorf("%s was cancelled by the studio (%w); your song is unchanged", kind, e.err)
 			}
-			return e.done, e.err
+			return protocol.Done{}, fmt.Errorf("%s: %w", kind, e.err)
 		case <-ctx.Done():
 			cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			job.Cancel(cctx) // best effort: the result is dropped either way

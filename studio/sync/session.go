@@ -13,6 +13,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -129,7 +130,8 @@ type Session struct {
 	edits chan struct{} // the document changed
 	push  chan struct{} // time to save to the server
 
-	localMu stdsync.Mutex // serializes writes of the local record
+	localMu   stdsync.Mutex // serializes writes of the local record
+	localSong uint64        // doc.SongVersion() the local record holds (under localMu)
 
 	mu        stdsync.Mutex
 	client    *client.Client // nil until the first connection
@@ -344,7 +346,15 @@ func (s *Session) writeLocal() error {
 		s.setState(func(st *State) { st.Kind, st.Err = Failed, err })
 		return err
 	}
+	s.localSong = v
 	return nil
+}
+
+// localIsCurrent reports whether the local record holds the document's song.
+func (s *Session) localIsCurrent() bool {
+	s.localMu.Lock()
+	defer s.localMu.Unlock()
+	return s.localSong == s.doc.SongVersion()
 }
 
 func (s *Session) requestPush() {
@@ -361,18 +371,17 @@ func (s *Session) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var first time.Time // first edit not yet saved; zero when none waits
-	localSong := s.doc.SongVersion()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.edits:
-			v := s.doc.SongVersion()
-			if v == localSong {
+			if !s.localIsCurrent() {
+				s.writeLocal()
+			}
+			if !s.dirty() {
 				continue // selection, mask: not part of the song file
 			}
-			localSong = v
-			s.writeLocal()
 			now := time.Now()
 			if first.IsZero() {
 				first = now
@@ -506,6 +515,9 @@ func (s *Session) onDisconnect(err error) {
 	c := s.client
 	s.mu.Unlock()
 	s.setState(func(st *State) { st.Kind, st.Err = Offline, err })
+	if s.ctx.Err() != nil {
+		return // closing
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -536,13 +548,25 @@ func (s *Session) resync() {
 	base := s.base
 	s.mu.Unlock()
 	if err == nil && version != base {
-		if s.dirty() {
+		v := s.doc.SongVersion()
+		mine, _ := s.doc.MIDI()
+		switch {
+		case bytes.Equal(mine, midi):
+			// the server holds this very song (a save whose answer was lost with the connection)
+			s.mu.Lock()
+			s.base, s.savedSong = version, v
+			s.mu.Unlock()
+			s.writeLocal()
+			s.setState(func(st *State) { st.Version = version })
+		case s.dirty():
 			s.mu.Lock()
 			s.note = fmt.Sprintf("this device's song replaced server version %d, saved elsewhere while offline (restore it from the project's history)", version)
 			s.mu.Unlock()
 			s.setState(func(st *State) { st.Note = s.note })
-		} else if ierr := s.adopt(midi, version); ierr != nil {
-			s.setState(func(st *State) { st.Note = "could not load the server's newer song: " + ierr.Error() })
+		default:
+			if ierr := s.adopt(midi, version); ierr != nil {
+				s.setState(func(st *State) { st.Note = "could not load the server's newer song: " + ierr.Error() })
+			}
 		}
 	}
 	if s.dirty() {
