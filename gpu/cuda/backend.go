@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 
@@ -99,7 +98,13 @@ func ptr(t *gpu.Tensor) uint64 {
 
 // ErrOutOfMemory is wrapped by allocation errors when the GPU is full; the server then runs
 // the request on the CPU.
-var ErrOutOfMemory = errors.New("cuda: out of GPU memory")
+// It wraps gpu.ErrOutOfMemory, so callers that know only the front can tell too.
+var ErrOutOfMemory error = oomError{}
+
+type oomError struct{}
+
+func (oomError) Error() string { return "cuda: out of GPU memory" }
+func (oomError) Unwrap() error { return gpu.ErrOutOfMemory }
 
 // Alloc takes device memory for elems values of dt.
 func (b *Backend) Alloc(dt gpu.DType, elems int) (gpu.Storage, error) {
@@ -502,39 +507,6 @@ type backendGraph struct {
 
 func (g *backendGraph) Launch() error { return g.d.Do(g.g.Launch) }
 func (g *backendGraph) Destroy()      { g.d.Do(func() error { g.g.Destroy(); return nil }) }
-
-// FusedHDiT is the piano-roll denoiser fused for this GPU (see HDiT), safe to call from any
-// goroutine: each call runs on the device thread. Errors from a full GPU wrap ErrOutOfMemory,
-// so the caller can run that request on the CPU instead.
-type FusedHDiT struct {
-	d *Device
-	h *HDiT
-}
-
-// HDiT uploads a piano-roll model's weights (names as in the exported safetensors file).
-func (b *Backend) HDiT(cfg HDiTConfig, get WeightFunc) (*FusedHDiT, error) {
-	f := &FusedHDiT{d: b.d}
-	err := b.d.Do(func() (err error) {
-		f.h, err = NewHDiT(b.d, b.k, cfg, get)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-// Denoise computes D(x; σ, ctx, mask) for a batch (see HDiT.Denoise).
-func (f *FusedHDiT) Denoise(batch, width int, x, sigma, ctx, mask []float32) (out []float32, err error) {
-	err = f.d.Do(func() error {
-		out, err = f.h.Denoise(batch, width, x, sigma, ctx, mask)
-		return err
-	})
-	return out, err
-}
-
-// Close frees the weights, buffers and graphs.
-func (f *FusedHDiT) Close() { f.d.Do(func() error { f.h.Free(); return nil }) }
 
 // geom mirrors the kernels' Geom struct: an index space of up to 6 axes and three operands'
 // element strides.

@@ -178,7 +178,7 @@ func TestBackendLinearReplayedGraph(t *testing.T) {
 func TestBackendOutOfMemoryIsClear(t *testing.T) {
 	gb, _ := backendsOrSkip(t)
 	_, err := gb.Alloc(gpu.F32, 1<<46)
-	if !errors.Is(err, ErrOutOfMemory) || !strings.Contains(err.Error(), "MiB") {
+	if !errors.Is(err, ErrOutOfMemory) || !errors.Is(err, gpu.ErrOutOfMemory) || !strings.Contains(err.Error(), "MiB") {
 		t.Errorf("huge allocation: %v, want ErrOutOfMemory naming sizes", err)
 	}
 }

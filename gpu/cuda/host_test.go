@@ -2,6 +2,8 @@ package cuda
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"math"
 	"testing"
 
@@ -85,5 +87,13 @@ func TestSplitKHeuristic(t *testing.T) {
 		if got := k.splits(tc.m, tc.n, tc.k); got != tc.want {
 			t.Errorf("splits(%d, %d, %d) = %d, want %d", tc.m, tc.n, tc.k, got, tc.want)
 		}
+	}
+}
+
+// The server tells a full GPU from other failures with errors.Is on the front's error.
+func TestOutOfMemoryWrapsTheFrontsError(t *testing.T) {
+	err := fmt.Errorf("hdit: %w", ErrOutOfMemory)
+	if !errors.Is(err, gpu.ErrOutOfMemory) || !errors.Is(err, ErrOutOfMemory) {
+		t.Errorf("%v does not wrap gpu.ErrOutOfMemory and cuda.ErrOutOfMemory", err)
 	}
 }

@@ -88,7 +88,7 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kernels %s: %w", n, err)
 		}
-		for _, f := range kernelNames[n] {
+		for _, f := range append(kernelNames[n], optionalKernels[n]...) {
 			fn, err := m.Function(f)
 			if err != nil {
 				return nil, fmt.Errorf("kernels %s: %w", n, err)
@@ -114,6 +114,15 @@ var kernelNames = map[string][]string{
 	"attention": {"attention"},
 	"misc":      {"mapping", "randn_philox", "axpby"},
 }
+
+// optionalKernels are modules a feature checks for when it starts (Has), so that a test
+// binary built before their PTX existed still loads the rest.
+var optionalKernels = map[string][]string{
+	"sampler": {"sampler_step"},
+}
+
+// Has reports whether kernel name is loaded.
+func (k *Kernels) Has(name string) bool { return k.fn[name] != nil }
 
 const gemmTile = 64
 
@@ -280,4 +289,27 @@ func (k *Kernels) RandN(out uint64, n int, seed, offset uint64) error {
 // Axpby: dst = a·x + b·y over n floats.
 func (k *Kernels) Axpby(dst, x, y uint64, a, b float32, n int) error {
 	return k.d.Launch(k.fn["axpby"], Dim{X: uint32((n + 255) / 256)}, Dim{X: 256}, 0, dst, x, y, a, b, int64(n))
+}
+
+// SamplerStep queues one step of a sampler program over K candidates of n values each (see
+// gpu/kernels/sampler.cu): mode 0 starts x at known + g·ε, 1 re-noises x, 2 applies
+// x = a·x + b·dv + c·(dv − old) + g·ε with dv = d where mask is set and known elsewhere
+// (and old = dv when keep). Noise is the engine's Philox stream (noiseStep<<16 | candidate)
+// of seed. sigmaNext > 0 is also stored into sigmaOut[0..K).
+func (k *Kernels) SamplerStep(x, old, d, known, mask uint64, n, hw, cands, mode int, a, b, c, g float32,
+	seed uint64, noiseStep int, keep bool, sigmaOut uint64, sigmaNext float32) error {
+	f := k.fn["sampler_step"]
+	if f == nil {
+		return fmt.Errorf("sampler step: kernel missing from the PTX (rebuild with task gpu:ptx)")
+	}
+	if n <= 0 || hw <= 0 || hw%4 != 0 || n%hw != 0 || cands <= 0 || mode < 0 || mode > 2 || noiseStep < 0 {
+		return fmt.Errorf("sampler step: n=%d hw=%d K=%d mode=%d noise step %d: need hw a positive multiple of 4 dividing n", n, hw, cands, mode, noiseStep)
+	}
+	threads := cands * n / 4
+	kp := int32(0)
+	if keep {
+		kp = 1
+	}
+	return k.d.Launch(f, Dim{X: uint32((threads + 255) / 256)}, Dim{X: 256}, 0, x, old, d, known, mask,
+		int64(n), hw, cands, mode, a, b, c, g, uint32(seed), uint32(seed>>32), int64(noiseStep), kp, sigmaOut, sigmaNext)
 }

@@ -65,6 +65,59 @@ type Result struct {
 // Inpaint fills the cells of roll x0 [C,H,W] where mask [H,W] is 1, K candidates at once.
 // Cells where mask is 0 come back bit-for-bit equal to x0.
 func Inpaint(ctx context.Context, net Net, normal Normal, x0, mask []float32, req Inpainting) (*Result, error) {
+	p, err := prepare(x0, mask, req)
+	if err != nil {
+		return nil, err
+	}
+	c, k, hw, n, known, maskB := p.c, p.k, len(mask), len(x0), p.known, p.maskB
+	noise := func(step int, out []float32) {
+		for b := 0; b < k; b++ {
+			normal(req.Seed, uint64(step)<<16|uint64(b), out[b*n:(b+1)*n])
+		}
+	}
+	// The known cells of D are replaced by x0, so they follow x0 + σ·ε down every schedule.
+	model := func(x []float32, sigma float64) ([]float32, error) {
+		d, err := net(x, sigma, known, maskB)
+		if err != nil {
+			return nil, err
+		}
+		for b := 0; b < k; b++ {
+			for ch := 0; ch < c; ch++ {
+				o := b*n + ch*hw
+				for i, m := range mask {
+					if m == 0 {
+						d[o+i] = x0[ch*hw+i]
+					}
+				}
+			}
+		}
+		return d, nil
+	}
+	sigmas := p.sigmas
+	x := make([]float32, k*n)
+	noise(len(sigmas)+1, x) // a step index no schedule step uses
+	s0 := float32(sigmas[0])
+	for b := 0; b < k; b++ {
+		for i := 0; i < n; i++ {
+			x[b*n+i] = known[b*n+i] + s0*x[b*n+i]
+		}
+	}
+	x, err = req.Sampler(ctx, model, x, sigmas, noise)
+	if err != nil {
+		return nil, err
+	}
+	return p.finish(x0, mask, x, req), nil
+}
+
+// prepared is a validated request: channels, candidates, the RePaint schedule, and the
+// context (x0 with masked cells zeroed) and mask repeated for each candidate.
+type prepared struct {
+	c, k         int
+	sigmas       []float64
+	known, maskB []float32
+}
+
+func prepare(x0, mask []float32, req Inpainting) (*prepared, error) {
 	c := req.Channels
 	if c <= 0 {
 		c = 3
@@ -102,42 +155,14 @@ func Inpaint(ctx context.Context, net Net, normal Normal, x0, mask []float32, re
 			}
 		}
 	}
-	noise := func(step int, out []float32) {
-		for b := 0; b < k; b++ {
-			normal(req.Seed, uint64(step)<<16|uint64(b), out[b*n:(b+1)*n])
-		}
-	}
-	// The known cells of D are replaced by x0, so they follow x0 + σ·ε down every schedule.
-	model := func(x []float32, sigma float64) ([]float32, error) {
-		d, err := net(x, sigma, known, maskB)
-		if err != nil {
-			return nil, err
-		}
-		for b := 0; b < k; b++ {
-			for ch := 0; ch < c; ch++ {
-				o := b*n + ch*hw
-				for i, m := range mask {
-					if m == 0 {
-						d[o+i] = x0[ch*hw+i]
-					}
-				}
-			}
-		}
-		return d, nil
-	}
-	sigmas := RePaint(req.Sigmas, req.Jumps)
-	x := make([]float32, k*n)
-	noise(len(sigmas)+1, x) // a step index no schedule step uses
-	s0 := float32(sigmas[0])
-	for b := 0; b < k; b++ {
-		for i := 0; i < n; i++ {
-			x[b*n+i] = known[b*n+i] + s0*x[b*n+i]
-		}
-	}
-	x, err := req.Sampler(ctx, model, x, sigmas, noise)
-	if err != nil {
-		return nil, err
-	}
+	return &prepared{c: c, k: k, sigmas: RePaint(req.Sigmas, req.Jumps), known: known, maskB: maskB}, nil
+}
+
+// finish clips the generated cells to [-1, 1], copies x0 everywhere else, counts the notes in
+// the mask and ranks the candidates.
+func (p *prepared) finish(x0, mask, x []float32, req Inpainting) *Result {
+	c, k, n := p.c, p.k, len(x0)
+	hw := len(mask)
 	res := &Result{}
 	for b := 0; b < k; b++ {
 		out := make([]float32, n)
@@ -172,5 +197,5 @@ func Inpaint(ctx context.Context, net Net, normal Normal, x0, mask []float32, re
 		sorted.Seeds = append(sorted.Seeds, res.Seeds[i])
 	}
 	sorted.Pick = int(math.Round(req.Percentile * float64(k-1)))
-	return sorted, nil
+	return sorted
 }

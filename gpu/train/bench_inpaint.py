@@ -5,7 +5,9 @@
 
 The sampler mirrors gpu/sampler (Karras σ 10 → 0.01, ρ 7; known cells of D replaced by the
 context), so the Go engine's BenchmarkInpaint32Bars (gpu/models/pianoroll) times the same work.
-Prints one line per case: ms per inpaint (median of 5 after 2 warm-ups).
+Prints one line per case: ms per inpaint (median of the timed runs after the warm-ups; eager
+runs 1 warm-up + 3, torch.compile 1 + 5, BENCH_REPS=n sets the timed count), then ms per
+evaluation of the denoiser alone (median of 50, CUDA events) with the same compiled model.
 """
 
 import math
@@ -67,7 +69,7 @@ def main():
     net = net.to(dev)
     card = torch.cuda.get_device_name()
     sigmas = repaint(karras(30), 2)
-    for mode in ["eager", "reduce-overhead"]:
+    for mode in ["reduce-overhead", "eager"]:  # the bar first
         run_net = net if mode == "eager" else torch.compile(net, mode="reduce-overhead")
         den = hdit.Denoiser(run_net, cfg["sigma_data"])
         for b in [1, 16]:
@@ -76,15 +78,31 @@ def main():
             mask[..., 128:256] = 1
             gen = torch.Generator(device=dev).manual_seed(1)
             times = []
+            warm = 1  # reduce-overhead: compiles, records the graph and replays inside the first inpaint
+            reps = int(os.environ.get("BENCH_REPS", "3" if mode == "eager" else "5"))
+            t0 = time.perf_counter()
             with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-                for r in range(7):
+                for r in range(warm + reps):
                     torch.cuda.synchronize()
                     t = time.perf_counter()
                     inpaint(den, x0, mask, sigmas, gen)
                     torch.cuda.synchronize()
-                    if r >= 2:
+                    if r >= warm:
                         times.append((time.perf_counter() - t) * 1000)
-            print(f"pytorch {mode:16s} batch {b:2d}: {statistics.median(times):8.1f} ms per 60-evaluation inpaint ({card})")
+                setup = time.perf_counter() - t0 - sum(times) / 1000
+                x = torch.randn(b, 3, 128, 512, device=dev)
+                sig = torch.full((b,), 1.5, device=dev)
+                ev = []
+                for r in range(60):
+                    s0, s1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    s0.record()
+                    den(x, sig, x0, mask)
+                    s1.record()
+                    torch.cuda.synchronize()
+                    if r >= 10:
+                        ev.append(s0.elapsed_time(s1))
+            print(f"pytorch {mode:16s} batch {b:2d}: {statistics.median(times):8.2f} ms per 60-evaluation inpaint, "
+                  f"{statistics.median(ev):.4f} ms per evaluation ({card}; warm-up incl. compile {setup:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -71,9 +71,26 @@ func (m *Model) Inpaint(ctx context.Context, roll []float32, mask *Mask, opt Opt
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadTask, err)
 	}
+	sigmas := sampler.Karras(opt.Steps, opt.SigmaMin, opt.SigmaMax, 7)
+	req := sampler.Inpainting{
+		Sampler:    samp,
+		Sigmas:     sigmas,
+		Jumps:      opt.Jumps,
+		Candidates: opt.Candidates,
+		Percentile: opt.Percentile,
+		Seed:       opt.Seed,
+		Channels:   m.Config.RollChannels,
+	}
+	if m.fused != nil && useFused {
+		var progress func(int)
+		if opt.Progress != nil {
+			total := evaluations(sampler.RePaint(sigmas, opt.Jumps))
+			progress = func(done int) { opt.Progress(min(done, total), total) }
+		}
+		return sampler.InpaintOn(ctx, m.fused, opt.Sampler, roll, mask.Cells, req, progress)
+	}
 	d := m.NewDenoiser(ctx)
 	defer d.Close()
-	sigmas := sampler.Karras(opt.Steps, opt.SigmaMin, opt.SigmaMax, 7)
 	net := d.Net(opt.Candidates, mask.Steps)
 	if opt.Progress != nil {
 		total, done := evaluations(sampler.RePaint(sigmas, opt.Jumps)), 0
@@ -87,16 +104,15 @@ func (m *Model) Inpaint(ctx context.Context, roll []float32, mask *Mask, opt Opt
 			return out, err
 		}
 	}
-	return sampler.Inpaint(ctx, net, Normal, roll, mask.Cells, sampler.Inpainting{
-		Sampler:    samp,
-		Sigmas:     sigmas,
-		Jumps:      opt.Jumps,
-		Candidates: opt.Candidates,
-		Percentile: opt.Percentile,
-		Seed:       opt.Seed,
-		Channels:   m.Config.RollChannels,
-	})
+	return sampler.Inpaint(ctx, net, Normal, roll, mask.Cells, req)
 }
+
+// useFused lets tests and benchmarks time the op-by-op path on a backend that fuses.
+var useFused = true
+
+// Fused reports whether Inpaint runs the backend's fused network with the sampler's loop on
+// the device (the CUDA backend), rather than op by op with the loop on the host.
+func (m *Model) Fused() bool { return m.fused != nil }
 
 // evaluations counts the network calls a schedule costs: one per step down (a step up only
 // re-noises).

@@ -12,6 +12,7 @@ import (
 
 	"latentstudio/gpu"
 	"latentstudio/gpu/safetensors"
+	"latentstudio/gpu/sampler"
 )
 
 // Config is the network's shape; the weights file carries it as JSON under "config"
@@ -86,6 +87,17 @@ type Model struct {
 	ld                                               *safetensors.Loader
 	file                                             *safetensors.File
 	closeOnce                                        sync.Once
+
+	// fused is the backend's own whole-network runner with the sampler loop on the device
+	// (the CUDA backend's fused HDiT), when the backend offers one for this config; Inpaint
+	// uses it, Denoiser and the traced parity path use the op-by-op network.
+	fused sampler.Device
+}
+
+// fuser is implemented by backends that run this network fused with its sampling loop on
+// the device (gpu/cuda's Backend.FuseHDiT); config is the weights file's "config" JSON.
+type fuser interface {
+	FuseHDiT(config []byte, weights func(name string) ([]float32, []int, error)) (sampler.Device, error)
 }
 
 // Load opens a weights file exported by gpu/train/train.py and uploads it to be. Every tensor
@@ -102,6 +114,21 @@ func Load(be gpu.Backend, path string) (*Model, error) {
 		return nil, err
 	}
 	m.Path = path
+	if fz, ok := be.(fuser); ok {
+		dev, err := fz.FuseHDiT([]byte(f.Metadata["config"]), func(name string) ([]float32, []int, error) {
+			info, err := f.Tensor(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			v, err := info.Float32()
+			return v, []int(info.Shape), err
+		})
+		if err != nil {
+			gpu.Logf("pianoroll: %s runs op by op (no fused network: %v)", be.Info().Backend, err)
+		} else {
+			m.fused = dev
+		}
+	}
 	return m, nil
 }
 
@@ -177,6 +204,9 @@ func bind(be gpu.Backend, f *safetensors.File) (*Model, error) {
 func (m *Model) Close() error {
 	var err error
 	m.closeOnce.Do(func() {
+		if c, ok := m.fused.(interface{ Close() error }); ok {
+			c.Close()
+		}
 		m.ld.Free()
 		err = m.file.Close()
 	})

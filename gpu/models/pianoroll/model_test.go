@@ -20,7 +20,12 @@ func repoFile(t testing.TB, rel string) string {
 	_, here, _, _ := runtime.Caller(0)
 	p := filepath.Join(filepath.Dir(here), "..", "..", "..", rel)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s: %v", rel, err)
+		// a test binary run elsewhere (the GPU machine) from this package's folder
+		q := filepath.Join("..", "..", "..", rel)
+		if _, err2 := os.Stat(q); err2 != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		p = q
 	}
 	return p
 }
@@ -193,6 +198,58 @@ func TestDenoiseBadInput(t *testing.T) {
 	} {
 		if !errors.Is(err, ErrBadTask) {
 			t.Errorf("%s: got %v, want ErrBadTask", name, err)
+		}
+	}
+}
+
+type hostDenoiser interface {
+	Denoise(batch, width int, x, sigma, ctx, mask []float32) ([]float32, error)
+}
+
+// fusedOrSkip returns the backend's fused network (STUDIO_ENGINE=cuda on the GPU machine).
+func fusedOrSkip(t *testing.T, m *Model) hostDenoiser {
+	t.Helper()
+	if !m.Fused() {
+		t.Skipf("backend %s runs the network op by op (set %s=cuda on a GPU machine)", m.Backend().Info().Backend, gpu.EnvEngine)
+	}
+	return m.fused.(hostDenoiser)
+}
+
+// The fused network (the whole denoiser in one CUDA graph, bf16 tensor cores) against the
+// PyTorch goldens, both batch elements at once (per-sample σ).
+func TestFusedParityWithPyTorch(t *testing.T) {
+	m := loadShipped(t)
+	f := fusedOrSkip(t, m)
+	g, err := safetensors.Open(repoFile(t, "gpu/testdata/pianoroll_golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	get := func(name string) ([]float32, gpu.Shape) {
+		info, err := g.Tensor(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := info.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, info.Shape
+	}
+	x, xs := get("input.x")
+	sig, _ := get("input.sigma")
+	ctxv, _ := get("input.context")
+	mask, _ := get("input.mask")
+	want, _ := get("output.denoised")
+	for run := 0; run < 2; run++ { // the second call replays the captured graph
+		out, err := f.Denoise(xs[0], xs[3], x, sig, ctxv, mask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := relErr(out, want)
+		t.Logf("PARITY fused pianoroll denoiser vs PyTorch (b=%d, W=%d, run %d): relative error %.2e (tol 2e-2)", xs[0], xs[3], run, e)
+		if !(e <= 2e-2) {
+			t.Errorf("fused denoiser: relative error %.2e, want ≤ 2e-2", e)
 		}
 	}
 }
