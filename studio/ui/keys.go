@@ -1,0 +1,68 @@
+package ui
+
+// Key names a keyboard key by Ebiten's key name ("A", "Digit1", "ArrowUp"),
+// so this package needs no Ebiten import and its tests run without a display.
+type Key string
+
+// The keys the studio's widgets and shortcuts use.
+const (
+	KeyA Key = "A"
+	KeyC Key = "C"
+	KeyD Key = "D"
+	KeyV Key = "V"
+	KeyX Key = "X"
+	KeyY Key = "Y"
+	KeyZ Key = "Z"
+	KeyQ Key = "Q"
+	KeyL Key = "L"
+	KeyM Key = "M"
+	KeyB Key = "B"
+	KeyE Key = "E"
+	KeyI Key = "I"
+	KeyP Key = "P"
+	KeyR Key = "R"
+	KeyS Key = "S"
+	KeyO Key = "O"
+	KeyT Key = "T"
+	KeyK Key = "K"
+	KeyG Key = "G"
+	KeyH Key = "H"
+
+	Key0 Key = "Digit0"
+	Key1 Key = "Digit1"
+	Key2 Key = "Digit2"
+	Key3 Key = "Digit3"
+	Key4 Key = "Digit4"
+	Key5 Key = "Digit5"
+	Key6 Key = "Digit6"
+
+	KeyArrowUp    Key = "ArrowUp"
+	KeyArrowDown  Key = "ArrowDown"
+	KeyArrowLeft  Key = "ArrowLeft"
+	KeyArrowRight Key = "ArrowRight"
+	KeySpace      Key = "Space"
+	KeyEnter      Key = "Enter"
+	KeyEscape     Key = "Escape"
+	KeyTab        Key = "Tab"
+	KeyBackspace  Key = "Backspace"
+	KeyDelete     Key = "Delete"
+	KeyHome       Key = "Home"
+	KeyEnd        Key = "End"
+	KeyMinus      Key = "Minus"
+	KeyEqual      Key = "Equal"
+	KeyBracketL   Key = "BracketLeft"
+	KeyBracketR   Key = "BracketRight"
+
+	KeyShift        Key = "Shift"
+	KeyShiftLeft    Key = "ShiftLeft"
+	KeyShiftRight   Key = "ShiftRight"
+	KeyControl      Key = "Control"
+	KeyControlLeft  Key = "ControlLeft"
+	KeyControlRight Key = "ControlRight"
+	KeyAlt          Key = "Alt"
+	KeyAltLeft      Key = "AltLeft"
+	KeyAltRight     Key = "AltRight"
+	KeyMeta         Key = "Meta"
+	KeyMetaLeft     Key = "MetaLeft"
+	KeyMetaRight    Key = "MetaRight"
+)
