@@ -64,7 +64,10 @@ func browser(t *testing.T) context.Context {
 func serve(t *testing.T, cfg server.Config) *server.Server {
 	t.Helper()
 	cfg.Listen, cfg.Data = "127.0.0.1:0", t.TempDir()
-	cfg.Log, cfg.Out = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg.Out = io.Discard
 	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)

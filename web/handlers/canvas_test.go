@@ -14,6 +14,7 @@ import (
 
 	"latentstudio/web/canvas"
 	"latentstudio/web/engine"
+	"latentstudio/web/security"
 )
 
 // The editor's frame carries the project and where to load the canvas from; the canvas
@@ -44,7 +45,10 @@ func TestCanvasFrame(t *testing.T) {
 	srv := httptest.NewServer(h.Routes())
 	defer srv.Close()
 	e.srv = srv
-	_, doc = e.get(t, "/p/"+id+"/canvas")
+	resp, doc = e.get(t, "/p/"+id+"/canvas")
+	if resp.Header.Get("Content-Security-Policy") != security.CanvasCSP {
+		t.Fatalf("frame CSP %q", resp.Header.Get("Content-Security-Policy"))
+	}
 	body = doc.Find("body#canvas")
 	if body.AttrOr("data-state", "") != canvas.Ready || body.AttrOr("data-wasm", "") != st.Wasm || body.AttrOr("data-exec", "") != st.Exec ||
 		body.AttrOr("data-main", "") != "song.mid" {

@@ -21,6 +21,7 @@ import (
 	"latentstudio/web/engine"
 	"latentstudio/web/jobs"
 	"latentstudio/web/projects"
+	"latentstudio/web/security"
 	"latentstudio/web/static"
 )
 
@@ -321,6 +322,7 @@ func (h *Handlers) canvasFrame(w http.ResponseWriter, r *http.Request) {
 	if h.Canvas != nil {
 		st = h.Canvas.Status()
 	}
+	w.Header().Set("Content-Security-Policy", security.CanvasCSP)
 	h.render(w, r, http.StatusOK, components.CanvasPage(components.Canvas{ID: m.ID, Name: m.Name, Kind: m.Kind, Main: k.Main,
 		State: st.State, Message: st.Message, Wasm: st.Wasm, Exec: st.Exec}))
 }

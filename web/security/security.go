@@ -21,6 +21,10 @@ const CookieName = "studio_token"
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; font-src 'self'; media-src 'self' blob:; worker-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 
+// CanvasCSP is the CSP of the editor's canvas frame (/p/ID/canvas): as CSP, and the audio
+// output's AudioWorklet, whose module Ebiten's audio (oto) makes from a blob: URL, may load.
+var CanvasCSP = strings.Replace(CSP, "script-src 'self' 'wasm-unsafe-eval'", "script-src 'self' 'wasm-unsafe-eval' blob:", 1)
+
 // IsLoopback reports whether a listen address only accepts local connections.
 func IsLoopback(listen string) bool {
 	host, _, err := net.SplitHostPort(listen)

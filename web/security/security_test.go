@@ -3,6 +3,7 @@ package security
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -67,5 +68,12 @@ func TestGuard(t *testing.T) {
 	auth["Origin"] = "http://other:1"
 	if w := do("POST", "/projects", auth); w.Code != 200 {
 		t.Fatalf("allowed origin post: %d", w.Code)
+	}
+}
+
+func TestCanvasCSP(t *testing.T) {
+	if !strings.Contains(CanvasCSP, "script-src 'self' 'wasm-unsafe-eval' blob:;") || !strings.Contains(CSP, "script-src 'self' 'wasm-unsafe-eval';") ||
+		strings.Replace(CanvasCSP, "'wasm-unsafe-eval' blob:;", "'wasm-unsafe-eval';", 1) != CSP {
+		t.Fatalf("canvas CSP %q", CanvasCSP)
 	}
 }
