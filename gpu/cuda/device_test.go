@@ -2,9 +2,12 @@ package cuda
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"latentstudio/gpu"
 )
 
 // addOne adds 1 to n floats in place; hand-written PTX keeps this test independent of the
@@ -169,5 +172,32 @@ func TestSizeClassesReuse(t *testing.T) {
 		if sizeClass(c) != c {
 			t.Errorf("class %d not stable", c)
 		}
+	}
+}
+
+// Without a driver, auto picks the CPU and its one log line says why (the server's case on a
+// machine with no GPU; CI runs this).
+func TestAutoWithoutDriverFallsBackToCPU(t *testing.T) {
+	if err := Load(); err == nil {
+		t.Skip("a driver is installed here")
+	}
+	// the cpu backend is registered by backend_test.go's import
+	var lines []string
+	old := gpu.Logf
+	gpu.Logf = func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
+	defer func() { gpu.Logf = old }()
+	be, err := gpu.Open("auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	if in := be.Info(); in.Backend != "cpu" || !strings.Contains(in.Reason, "NVIDIA driver not found") {
+		t.Errorf("auto without a driver: %+v", in)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "cpu backend") || !strings.Contains(lines[0], "cuda unavailable: NVIDIA driver not found") {
+		t.Errorf("log lines %q: want one saying the CPU runs because the driver is missing", lines)
+	}
+	if _, err := gpu.Open("cuda"); err == nil || !strings.Contains(err.Error(), "NVIDIA driver not found") {
+		t.Errorf("cuda chosen without a driver: %v", err)
 	}
 }

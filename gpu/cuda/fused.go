@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"unsafe"
 
 	"latentstudio/gpu/sampler"
 )
@@ -26,7 +28,15 @@ type FusedHDiT struct {
 	h   *HDiT
 	mu  sync.Mutex
 	old map[[2]int]uint64 // per (batch, width): the sampler's history buffer
+	// pre: a job runs the σ network for all its evaluations in one launch at the start, and
+	// each step replays the graph without it (HDiT.RunPreconditioned), the sampler kernel
+	// storing that step's scalings and adaptive-norm row. On unless EnvFusedPrecondition=0.
+	pre bool
 }
+
+// EnvFusedPrecondition=0 makes fused jobs run the σ network inside every step's graph (to
+// compare; the results agree to float rounding).
+const EnvFusedPrecondition = "LATENT_FUSED_PRECOND"
 
 // FuseHDiT builds the fused network from the weights file's config (gpu/models/pianoroll's
 // Config JSON) and weights by name. It fails with ErrNotFusable when the config is outside
@@ -64,7 +74,7 @@ func (b *Backend) FuseHDiT(config []byte, weights func(name string) ([]float32, 
 	}
 	cfg := HDiTConfig{Widths: c.Widths, Depths: c.Depths, Window: c.Window, GlobalFrom: c.GlobalFrom,
 		MappingWidth: c.MappingWidth, RopeBase: c.RopeBase, SigmaData: c.SigmaData}
-	f := &FusedHDiT{b: b, old: map[[2]int]uint64{}}
+	f := &FusedHDiT{b: b, old: map[[2]int]uint64{}, pre: os.Getenv(EnvFusedPrecondition) != "0"}
 	err := b.d.Do(func() (err error) {
 		f.h, err = NewHDiT(b.d, b.k, cfg, weights)
 		return err
@@ -114,16 +124,25 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 			sampler.ErrBadInput, job.Channels, n, hw, k)
 	}
 	width := hw / hditPitches
-	// evalSigma[i] is the σ of the first evaluation at or after step i (0: none), which the
-	// kernel before it stores for the graph to read.
-	evalSigma := make([]float32, len(job.Steps)+1)
-	for i := len(job.Steps) - 1; i >= 0; i-- {
-		evalSigma[i] = evalSigma[i+1]
-		if job.Steps[i].Eval {
-			evalSigma[i] = float32(job.Steps[i].Sigma)
-			if !(evalSigma[i] > 0) {
-				return nil, fmt.Errorf("%w: step %d evaluates at σ = %v", sampler.ErrBadInput, i, job.Steps[i].Sigma)
+	// the evaluations' σ, and next[i]: the first evaluation at or after step i (-1: none),
+	// which the kernel before step i prepares
+	var sig []float32
+	num := make([]int, len(job.Steps))
+	for i, st := range job.Steps {
+		if st.Eval {
+			if !(st.Sigma > 0) {
+				return nil, fmt.Errorf("%w: step %d evaluates at σ = %v", sampler.ErrBadInput, i, st.Sigma)
 			}
+			num[i] = len(sig)
+			sig = append(sig, float32(st.Sigma))
+		}
+	}
+	next := make([]int, len(job.Steps)+1)
+	next[len(job.Steps)] = -1
+	for i := len(job.Steps) - 1; i >= 0; i-- {
+		next[i] = next[i+1]
+		if job.Steps[i].Eval {
+			next[i] = num[i]
 		}
 	}
 	f.mu.Lock()
@@ -131,17 +150,40 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 	if f.h == nil {
 		return nil, ErrClosed
 	}
-	d, kn := f.b.d, f.b.k
+	d, kn, h := f.b.d, f.b.k, f.h
 	var p *hditPlan
 	var old uint64
+	var scratch []allocation // the σ network's outputs for every evaluation (pre)
+	var adaT uint64
+	defer func() {
+		d.Do(func() error {
+			for _, a := range scratch {
+				d.Free(a.ptr, a.size)
+			}
+			return nil
+		})
+	}()
+	pre := f.pre && len(sig) > 0
+	prep := func(i int) (float32, Prep) {
+		pr := Prep{Sigma: p.sigma}
+		e := next[i]
+		if e < 0 {
+			return 0, pr
+		}
+		if pre {
+			pr.Scal, pr.SigmaData = p.scal, float32(h.cfg.SigmaData)
+			pr.AdaSrc, pr.AdaDst, pr.AdaCols = adaT+uint64(4*e*h.adaCols), p.ada, h.adaCols
+		}
+		return sig[e], pr
+	}
 	err := d.Do(func() error {
 		var err error
-		if p, err = f.h.plan(k, width); err != nil {
+		if p, err = h.plan(k, width); err != nil {
 			return err
 		}
 		key := [2]int{k, width}
 		if old = f.old[key]; old == 0 {
-			if old, err = f.h.alloc(4 * k * n); err != nil {
+			if old, err = h.alloc(4 * k * n); err != nil {
 				return err
 			}
 			f.old[key] = old
@@ -161,13 +203,36 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 				return err
 			}
 		}
+		if pre {
+			e := len(sig)
+			var bufs [4]uint64
+			for j, floats := range []int{e, e * h.cfg.MappingWidth, 4 * e, e * h.adaCols} {
+				ptr, size, err := d.Alloc(uint64(4 * floats))
+				if err != nil {
+					if IsOutOfMemory(err) {
+						return fmt.Errorf("%w: %w", ErrOutOfMemory, err)
+					}
+					return err
+				}
+				scratch = append(scratch, allocation{ptr, size})
+				bufs[j] = ptr
+			}
+			adaT = bufs[3]
+			if err := d.Upload(bufs[0], F32Bytes(sig)); err != nil {
+				return err
+			}
+			if err := h.Conditioning(bufs[0], bufs[1], bufs[2], bufs[3], e); err != nil {
+				return err
+			}
+		}
+		s, pr := prep(0)
 		return kn.SamplerStep(p.x, old, 0, p.ctx, p.mask, n, hw, k, 0, 0, 0, 0, job.Sigma0,
-			job.Seed, job.InitNoise, false, p.sigma, evalSigma[0])
+			job.Seed, job.InitNoise, false, s, pr)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fused inpaint: %w", err)
 	}
-	total := sampler.Evaluations(job.Steps)
+	total := len(sig)
 	every := max(1, total/10)
 	evals, reported := 0, 0
 	for i, st := range job.Steps {
@@ -176,15 +241,20 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 			return nil, err
 		}
 		err := d.Do(func() error {
+			s, pr := prep(i + 1)
 			if !st.Eval {
 				return kn.SamplerStep(p.x, old, 0, p.ctx, p.mask, n, hw, k, 1, 0, 0, 0, st.G,
-					job.Seed, st.Noise, false, p.sigma, evalSigma[i+1])
+					job.Seed, st.Noise, false, s, pr)
 			}
-			if err := f.h.Run(k, width, true); err != nil {
+			run := func() error { return h.Run(k, width, true) }
+			if pre {
+				run = func() error { return h.RunPreconditioned(k, width) }
+			}
+			if err := run(); err != nil {
 				return err
 			}
 			return kn.SamplerStep(p.x, old, p.out, p.ctx, p.mask, n, hw, k, 2, st.A, st.B, st.C, st.G,
-				job.Seed, st.Noise, st.Keep, p.sigma, evalSigma[i+1])
+				job.Seed, st.Noise, st.Keep, s, pr)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("fused inpaint: step %d: %w", i, err)
@@ -201,9 +271,10 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 			}
 		}
 	}
-	out := make([]byte, 4*k*n)
-	if err := d.Do(func() error { return d.Download(out, p.x) }); err != nil {
+	out := make([]float32, k*n)
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)) // little-endian, as the device
+	if err := d.Do(func() error { return d.Download(raw, p.x) }); err != nil {
 		return nil, fmt.Errorf("fused inpaint: %w", err)
 	}
-	return Float32s(out), nil
+	return out, nil
 }

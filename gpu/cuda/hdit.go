@@ -96,7 +96,7 @@ func (h *HDiT) Profile(batch, width int) (names []string, ms []float32, err erro
 	}
 	var times []kernelTime
 	h.profile = &times
-	err = h.queue(p)
+	err = h.queue(p, false)
 	h.profile = nil
 	for _, kt := range times {
 		if err == nil {
@@ -332,6 +332,7 @@ type hditPlan struct {
 	ws, cnt               uint64   // split-K workspace and tile counters
 	wsFloats, cntN        int
 	graph                 *Graph
+	graphPre              *Graph // the pass without the σ network (see RunPreconditioned)
 }
 
 func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
@@ -384,21 +385,22 @@ func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
 	return p, nil
 }
 
-// queue enqueues one denoiser evaluation of plan p (what the graph captures).
-func (h *HDiT) queue(p *hditPlan) error {
+// queue enqueues one denoiser evaluation of plan p (what the graph captures). With pre, the
+// σ network (mapping + adaptive-norm GEMM) is left out: p.scal holds every sample's EDM
+// scalings and row 0 of p.ada the adaptive-norm scales, shared by the batch (one σ).
+func (h *HDiT) queue(p *hditPlan, pre bool) error {
 	k, cfg := h.k, h.cfg
 	b := p.batch
 	k.SetSplitK(p.ws, p.wsFloats, p.cnt, p.cntN)
 	defer k.SetSplitK(0, 0, 0, 0)
-	if err := h.op("mapping", func() error {
-		return k.Mapping(p.sigma, h.fourier, h.w1, h.b1, h.w2, h.b2, p.cond, p.scal, b, cfg.MappingWidth, float32(cfg.SigmaData))
-	}); err != nil {
-		return err
+	if !pre {
+		if err := h.conditioning(p.sigma, p.cond, p.scal, p.ada, b); err != nil {
+			return err
+		}
 	}
-	if err := h.op("ada gemm", func() error {
-		return k.Gemm(p.cond, h.adaW, p.ada, b, h.adaCols, cfg.MappingWidth, h.adaOnes, false)
-	}); err != nil {
-		return err
+	adaStride := h.adaCols
+	if pre {
+		adaStride = 0
 	}
 	if err := h.op("patch_in", func() error {
 		return k.GemmPatchIn(h.patchIn, p.acts[0], b, hditPitches, p.width, cfg.Widths[0], p.x, p.ctx, p.mask, p.scal)
@@ -409,7 +411,7 @@ func (h *HDiT) queue(p *hditPlan) error {
 	li := 0
 	runLevel := func(level int, n int) error {
 		for ; n > 0; n-- {
-			if err := h.layer(p, h.layers[li], hh>>level, ww>>level); err != nil {
+			if err := h.layer(p, h.layers[li], hh>>level, ww>>level, adaStride); err != nil {
 				return err
 			}
 			li++
@@ -445,7 +447,21 @@ func (h *HDiT) queue(p *hditPlan) error {
 	})
 }
 
-func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw int) error {
+// conditioning runs the σ network for n samples: sigma [n] → scal [n,4] (EDM scalings),
+// cond [n, mapping width], ada [n, adaCols] (the adaptive norms' 1 + s).
+func (h *HDiT) conditioning(sigma, cond, scal, ada uint64, n int) error {
+	k, cfg := h.k, h.cfg
+	if err := h.op("mapping", func() error {
+		return k.Mapping(sigma, h.fourier, h.w1, h.b1, h.w2, h.b2, cond, scal, n, cfg.MappingWidth, float32(cfg.SigmaData))
+	}); err != nil {
+		return err
+	}
+	return h.op("ada gemm", func() error {
+		return k.Gemm(cond, h.adaW, ada, n, h.adaCols, cfg.MappingWidth, h.adaOnes, false)
+	})
+}
+
+func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 	k := h.k
 	x, c := p.acts[L.level], L.c
 	t := p.batch * gh * gw
@@ -455,7 +471,7 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw int) error {
 	}
 	lv := fmt.Sprintf("L%d ", L.level)
 	if err := h.op(lv+"norm+qkv", func() error {
-		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), h.adaCols, gh*gw, hditEps)
+		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), adaStride, gh*gw, hditEps)
 	}); err != nil {
 		return err
 	}
@@ -468,7 +484,7 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw int) error {
 		return err
 	}
 	if err := h.op(lv+"norm+up+geglu", func() error {
-		return k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), h.adaCols, gh*gw, hditEps)
+		return k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), adaStride, gh*gw, hditEps)
 	}); err != nil {
 		return err
 	}
@@ -522,10 +538,10 @@ func (h *HDiT) Run(batch, width int, graph bool) error {
 		return err
 	}
 	if !graph {
-		return h.queue(p)
+		return h.queue(p, false)
 	}
 	if p.graph == nil {
-		g, err := h.d.Capture(func() error { return h.queue(p) })
+		g, err := h.d.Capture(func() error { return h.queue(p, false) })
 		if err != nil {
 			return fmt.Errorf("hdit: capturing the pass: %w", err)
 		}
@@ -533,6 +549,35 @@ func (h *HDiT) Run(batch, width int, graph bool) error {
 	}
 	return p.graph.Launch()
 }
+
+// RunPreconditioned replays (capturing on first use) the pass without the σ network: the
+// caller has stored every sample's EDM scalings in the plan's scal and the adaptive-norm row
+// for the batch's σ in row 0 of its ada (see Conditioning), as the sampler kernel does before
+// each evaluation. It saves the mapping kernel and the ada GEMM on the step's critical path.
+func (h *HDiT) RunPreconditioned(batch, width int) error {
+	p, err := h.plan(batch, width)
+	if err != nil {
+		return err
+	}
+	if p.graphPre == nil {
+		g, err := h.d.Capture(func() error { return h.queue(p, true) })
+		if err != nil {
+			return fmt.Errorf("hdit: capturing the pass: %w", err)
+		}
+		p.graphPre = g
+	}
+	return p.graphPre.Launch()
+}
+
+// Conditioning queues the σ network for n noise levels at once: sigma [n] → scal [n,4],
+// ada [n, AdaCols()] (cond [n, mapping width] is scratch).
+func (h *HDiT) Conditioning(sigma, cond, scal, ada uint64, n int) error {
+	return h.conditioning(sigma, cond, scal, ada, n)
+}
+
+// AdaCols is the width of one adaptive-norm row (every layer's attention and feed-forward
+// scales side by side).
+func (h *HDiT) AdaCols() int { return h.adaCols }
 
 // Inputs returns the device buffers of a shape's inputs and output (x, sigma, ctx, mask, out),
 // for callers that keep data on the device.
@@ -547,6 +592,9 @@ func (h *HDiT) Inputs(batch, width int) (x, sigma, ctx, mask, out uint64, err er
 // Free releases the weights, buffers and graphs.
 func (h *HDiT) Free() {
 	for _, p := range h.plans {
+		if p.graphPre != nil {
+			p.graphPre.Destroy()
+		}
 		if p.graph != nil {
 			p.graph.Destroy()
 		}

@@ -295,9 +295,9 @@ func (k *Kernels) Axpby(dst, x, y uint64, a, b float32, n int) error {
 // gpu/kernels/sampler.cu): mode 0 starts x at known + g·ε, 1 re-noises x, 2 applies
 // x = a·x + b·dv + c·(dv − old) + g·ε with dv = d where mask is set and known elsewhere
 // (and old = dv when keep). Noise is the engine's Philox stream (noiseStep<<16 | candidate)
-// of seed. sigmaNext > 0 is also stored into sigmaOut[0..K).
+// of seed. When sigmaNext > 0 the next evaluation is prepared too (see Prep).
 func (k *Kernels) SamplerStep(x, old, d, known, mask uint64, n, hw, cands, mode int, a, b, c, g float32,
-	seed uint64, noiseStep int, keep bool, sigmaOut uint64, sigmaNext float32) error {
+	seed uint64, noiseStep int, keep bool, sigmaNext float32, prep Prep) error {
 	f := k.fn["sampler_step"]
 	if f == nil {
 		return fmt.Errorf("sampler step: kernel missing from the PTX (rebuild with task gpu:ptx)")
@@ -305,11 +305,22 @@ func (k *Kernels) SamplerStep(x, old, d, known, mask uint64, n, hw, cands, mode 
 	if n <= 0 || hw <= 0 || hw%4 != 0 || n%hw != 0 || cands <= 0 || mode < 0 || mode > 2 || noiseStep < 0 {
 		return fmt.Errorf("sampler step: n=%d hw=%d K=%d mode=%d noise step %d: need hw a positive multiple of 4 dividing n", n, hw, cands, mode, noiseStep)
 	}
-	threads := cands * n / 4
+	threads := max(cands*n/4, prep.AdaCols)
 	kp := int32(0)
 	if keep {
 		kp = 1
 	}
 	return k.d.Launch(f, Dim{X: uint32((threads + 255) / 256)}, Dim{X: 256}, 0, x, old, d, known, mask,
-		int64(n), hw, cands, mode, a, b, c, g, uint32(seed), uint32(seed>>32), int64(noiseStep), kp, sigmaOut, sigmaNext)
+		int64(n), hw, cands, mode, a, b, c, g, uint32(seed), uint32(seed>>32), int64(noiseStep), kp,
+		prep.Sigma, sigmaNext, prep.Scal, prep.SigmaData, prep.AdaSrc, prep.AdaDst, prep.AdaCols)
+}
+
+// Prep says where SamplerStep stores what the next evaluation reads: σ into Sigma[0..K), and,
+// when Scal is set, the EDM scalings for σ_data SigmaData into Scal [K,4]; when AdaSrc is set,
+// AdaCols floats from AdaSrc (the precomputed adaptive-norm row for that σ) into AdaDst.
+type Prep struct {
+	Sigma, Scal    uint64
+	SigmaData      float32
+	AdaSrc, AdaDst uint64
+	AdaCols        int
 }

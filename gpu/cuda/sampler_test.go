@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -25,6 +26,8 @@ func TestSamplerStepKernel(t *testing.T) {
 		}
 	}
 	const seed, step = 0x1234_5678_9abc, 5
+	const adaCols = 5000 // more than the candidates' threads: the grid must cover it
+	ada := randn(r, adaCols, 1)
 	eps := make([]float32, cands*n)
 	for b := 0; b < cands; b++ {
 		gpu.FillNormal(eps[b*n:(b+1)*n], seed, (uint64(step)<<16|uint64(b))<<32)
@@ -45,14 +48,16 @@ func TestSamplerStepKernel(t *testing.T) {
 		err := d.Do(func() error {
 			x, old := d.tbuf(t, x0), d.tbuf(t, old0)
 			db, kb, mb := d.tbuf(t, dd), d.tbuf(t, known), d.tbuf(t, mask)
-			sig := d.poisoned(t, cands)
+			sig, scal, adaDst := d.poisoned(t, cands), d.poisoned(t, 4*cands), d.poisoned(t, adaCols)
+			adaSrc := d.tbuf(t, ada)
 			defer func() {
-				for _, bb := range []buf{x, old, db, kb, mb, sig} {
+				for _, bb := range []buf{x, old, db, kb, mb, sig, scal, adaSrc, adaDst} {
 					d.Free(bb.ptr, bb.size)
 				}
 			}()
+			prep := Prep{Sigma: sig.ptr, Scal: scal.ptr, SigmaData: 0.5, AdaSrc: adaSrc.ptr, AdaDst: adaDst.ptr, AdaCols: adaCols}
 			if err := k.SamplerStep(x.ptr, old.ptr, db.ptr, kb.ptr, mb.ptr, n, hw, cands, c.mode, c.a, c.b, c.c, c.g,
-				seed, step, c.keep, sig.ptr, 0.25); err != nil {
+				seed, step, c.keep, 0.25, prep); err != nil {
 				return err
 			}
 			wantX, wantOld := make([]float64, cands*n), f64(old0)
@@ -80,6 +85,15 @@ func TestSamplerStepKernel(t *testing.T) {
 			expect(t, "sampler_step "+c.name+" x", d.get(t, x), wantX, tolF32)
 			expect(t, "sampler_step "+c.name+" old", d.get(t, old), wantOld, tolF32)
 			expect(t, "sampler_step "+c.name+" sigma", d.get(t, sig), []float64{0.25, 0.25, 0.25}, tolF32)
+			// the next evaluation's EDM scalings (as the mapping kernel) and adaptive-norm row
+			const s, sd = 0.25, 0.5
+			den := s*s + sd*sd
+			var wantScal []float64
+			for b := 0; b < cands; b++ {
+				wantScal = append(wantScal, 1/math.Sqrt(den), sd*sd/den, s*sd/math.Sqrt(den), math.Log(s)/4)
+			}
+			expect(t, "sampler_step "+c.name+" scalings", d.get(t, scal), wantScal, tolF32)
+			expect(t, "sampler_step "+c.name+" ada row", d.get(t, adaDst), f64(ada), 0)
 			return nil
 		})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 )
 
 // Net is a mask-aware denoiser D(x; σ, context, mask) over a batch of B rolls [B,C,H,W]:
@@ -69,7 +70,13 @@ func Inpaint(ctx context.Context, net Net, normal Normal, x0, mask []float32, re
 	if err != nil {
 		return nil, err
 	}
-	c, k, hw, n, known, maskB := p.c, p.k, len(mask), len(x0), p.known, p.maskB
+	c, k, hw, n := p.c, p.k, len(mask), len(x0)
+	known := make([]float32, k*n) // the context and mask repeated for each candidate
+	maskB := make([]float32, k*hw)
+	for b := 0; b < k; b++ {
+		copy(known[b*n:], p.known)
+		copy(maskB[b*hw:], mask)
+	}
 	noise := func(step int, out []float32) {
 		for b := 0; b < k; b++ {
 			normal(req.Seed, uint64(step)<<16|uint64(b), out[b*n:(b+1)*n])
@@ -110,11 +117,11 @@ func Inpaint(ctx context.Context, net Net, normal Normal, x0, mask []float32, re
 }
 
 // prepared is a validated request: channels, candidates, the RePaint schedule, and the
-// context (x0 with masked cells zeroed) and mask repeated for each candidate.
+// context (x0 with masked cells zeroed).
 type prepared struct {
-	c, k         int
-	sigmas       []float64
-	known, maskB []float32
+	c, k   int
+	sigmas []float64
+	known  []float32
 }
 
 func prepare(x0, mask []float32, req Inpainting) (*prepared, error) {
@@ -144,18 +151,13 @@ func prepare(x0, mask []float32, req Inpainting) (*prepared, error) {
 	if len(req.Sigmas) < 2 || req.Sampler == nil {
 		return nil, fmt.Errorf("%w: need a sampler and a schedule of at least 2 sigmas", ErrBadInput)
 	}
-	n := len(x0)
-	known := make([]float32, k*n) // x0 with masked cells zeroed, per candidate
-	maskB := make([]float32, k*hw)
-	for b := 0; b < k; b++ {
-		copy(maskB[b*hw:], mask)
-		for ch := 0; ch < c; ch++ {
-			for i := 0; i < hw; i++ {
-				known[b*n+ch*hw+i] = x0[ch*hw+i] * (1 - mask[i])
-			}
+	known := make([]float32, len(x0)) // x0 with masked cells zeroed
+	for ch := 0; ch < c; ch++ {
+		for i := 0; i < hw; i++ {
+			known[ch*hw+i] = x0[ch*hw+i] * (1 - mask[i])
 		}
 	}
-	return &prepared{c: c, k: k, sigmas: RePaint(req.Sigmas, req.Jumps), known: known, maskB: maskB}, nil
+	return &prepared{c: c, k: k, sigmas: RePaint(req.Sigmas, req.Jumps), known: known}, nil
 }
 
 // finish clips the generated cells to [-1, 1], copies x0 everywhere else, counts the notes in
@@ -163,8 +165,8 @@ func prepare(x0, mask []float32, req Inpainting) (*prepared, error) {
 func (p *prepared) finish(x0, mask, x []float32, req Inpainting) *Result {
 	c, k, n := p.c, p.k, len(x0)
 	hw := len(mask)
-	res := &Result{}
-	for b := 0; b < k; b++ {
+	res := &Result{Candidates: make([][]float32, k), Notes: make([]int, k), Seeds: make([]int, k)}
+	one := func(b int) {
 		out := make([]float32, n)
 		for ch := 0; ch < c; ch++ {
 			for i, m := range mask {
@@ -181,10 +183,13 @@ func (p *prepared) finish(x0, mask, x []float32, req Inpainting) *Result {
 				notes++
 			}
 		}
-		res.Candidates = append(res.Candidates, out)
-		res.Notes = append(res.Notes, notes)
-		res.Seeds = append(res.Seeds, b)
+		res.Candidates[b], res.Notes[b], res.Seeds[b] = out, notes, b
 	}
+	var wg sync.WaitGroup // candidates are independent: one goroutine each
+	for b := 0; b < k; b++ {
+		wg.Go(func() { one(b) })
+	}
+	wg.Wait()
 	idx := make([]int, k)
 	for i := range idx {
 		idx[i] = i

@@ -163,7 +163,7 @@ func InpaintOn(ctx context.Context, dev Device, name string, x0, mask []float32,
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	x, err := dev.Sample(ctx, DeviceJob{
-		Known: p.known[:len(x0)], Mask: mask, Channels: p.c, Candidates: p.k, Seed: req.Seed,
+		Known: p.known, Mask: mask, Channels: p.c, Candidates: p.k, Seed: req.Seed,
 		Sigma0: float32(p.sigmas[0]), InitNoise: len(p.sigmas) + 1, Steps: steps, Progress: progress,
 	})
 	if err != nil {

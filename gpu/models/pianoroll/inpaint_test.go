@@ -80,19 +80,26 @@ func BenchmarkInpaint32Bars(b *testing.B) {
 	}
 	paths := []string{""}
 	if m.Fused() {
-		paths = append(paths, "opbyop/") // the front's op-by-op network, sampler loop on the host
+		// progress/: with a progress callback, as the server calls it (the device loop then
+		// waits for the GPU ten times per inpaint); opbyop/: the front's op-by-op network with
+		// the sampler loop on the host, what the GPU ran before the fused loop
+		paths = append(paths, "progress/", "opbyop/")
 	}
 	for _, path := range paths {
 		for _, k := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%scandidates=%d", path, k), func(b *testing.B) {
-				useFused = path == ""
+				useFused = path != "opbyop/"
 				defer func() { useFused = true }()
+				opt := Options{Steps: 30, Jumps: 2, Candidates: k, Seed: 1}
+				if path == "progress/" {
+					opt.Progress = func(done, total int) {}
+				}
 				// warm-up: plans the buffers and captures the graphs
-				if _, err := m.Inpaint(b.Context(), roll, mask, Options{Steps: 30, Jumps: 2, Candidates: k, Seed: 1}); err != nil {
+				if _, err := m.Inpaint(b.Context(), roll, mask, opt); err != nil {
 					b.Fatal(err)
 				}
 				for b.Loop() {
-					if _, err := m.Inpaint(b.Context(), roll, mask, Options{Steps: 30, Jumps: 2, Candidates: k, Seed: 1}); err != nil {
+					if _, err := m.Inpaint(b.Context(), roll, mask, opt); err != nil {
 						b.Fatal(err)
 					}
 				}
