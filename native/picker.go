@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"latentstudio/studio/rolldoc"
+)
+
+type pickedFile struct {
+	name string
+	data []byte
+}
+
+// openFile is the app's "Open MIDI…": the desktop's own file dialog (zenity on GNOME and
+// most others, kdialog on KDE). Ebiten has no dialog of its own; without either program
+// the menu item stays and says to drop a file on the window instead. The pick runs on its
+// own goroutine and the bytes reach the app in Update, on the game goroutine.
+func (w *window) openFile(logf func(string, ...any)) func() {
+	return func() {
+		go func() {
+			path, err := pickMIDI()
+			if err != nil {
+				logf("studio-desktop: open MIDI: %v", err)
+				return
+			}
+			if path == "" {
+				return // cancelled
+			}
+			data, err := readMIDI(path)
+			if err != nil {
+				logf("studio-desktop: %v", err)
+				return
+			}
+			select {
+			case w.picked <- pickedFile{filepath.Base(path), data}:
+			default: // a pick is still waiting for the next frame
+			}
+		}()
+	}
+}
+
+var errNoDialog = errors.New("no file dialog (install zenity or kdialog), or drop a .mid file on the window")
+
+func pickMIDI() (string, error) {
+	var cmd *exec.Cmd
+	if p, err := exec.LookPath("zenity"); err == nil {
+		cmd = exec.Command(p, "--file-selection", "--title=Open a MIDI file", "--file-filter=MIDI files | *.mid *.midi *.MID *.kar")
+	} else if p, err := exec.LookPath("kdialog"); err == nil {
+		cmd = exec.Command(p, "--getopenfilename", ".", "*.mid *.midi *.kar|MIDI files")
+	} else {
+		return "", errNoDialog
+	}
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return "", nil // the person cancelled
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(bytes.TrimRight(out, "\n"))), nil
+}
+
+// readMIDI reads a picked file, refusing one over the app's import limit before reading it.
+func readMIDI(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > int64(rolldoc.MaxImportBytes) {
+		return nil, fmt.Errorf("%s is %d MB; MIDI files over %d MB are refused (your song is unchanged)", filepath.Base(path), st.Size()>>20, rolldoc.MaxImportBytes>>20)
+	}
+	return os.ReadFile(path)
+}
