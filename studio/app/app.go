@@ -57,9 +57,13 @@ type App struct {
 	ui    *ui.Context
 	input screen.Input
 	fonts *screen.Fonts
-	roll  *ui.Painter // the roll's geometry, rebuilt each Draw
-	scale float64
-	w, h  float64 // logical size
+	roll  *ui.Painter // the roll's geometry
+
+	rollImg  *ebiten.Image      // the roll's static layer
+	rollKey  rollview.StaticKey // what rollImg shows
+	rebuilds int                // times the static layer was redrawn
+	scale    float64
+	w, h     float64 // logical size
 
 	mu      gosync.Mutex // guards what background goroutines hand over
 	session *sync.Session
@@ -225,14 +229,34 @@ func (a *App) Update() error {
 	return nil
 }
 
-// Draw implements ebiten.Game.
+// Draw implements ebiten.Game. The roll's static layer (grid, keys, notes,
+// mask, lane) is rendered to an offscreen image only when it changed; each
+// frame composites it and draws the overlay (playhead, gesture) and the UI.
 func (a *App) Draw(dst *ebiten.Image) {
 	a.frames++
 	dst.Fill(a.theme.Bg)
 	if a.view != nil {
-		a.roll.Scale = a.scale
+		r := a.rects["roll"]
+		b := dst.Bounds()
+		if a.rollImg == nil || a.rollImg.Bounds() != b {
+			if a.rollImg != nil {
+				a.rollImg.Deallocate()
+			}
+			a.rollImg = ebiten.NewImage(b.Dx(), b.Dy())
+			a.rollKey = rollview.StaticKey{}
+		}
+		if k := a.view.Key(r, a.theme, a.scale); k != a.rollKey {
+			a.rollKey = k
+			a.roll.Scale = a.scale
+			a.roll.Reset()
+			a.view.DrawStatic(a.roll, a.theme, r)
+			a.rollImg.Clear()
+			screen.Draw(a.rollImg, a.roll, a.fonts)
+			a.rebuilds++
+		}
+		dst.DrawImage(a.rollImg, nil)
 		a.roll.Reset()
-		a.view.Draw(a.roll, a.theme, a.rects["roll"])
+		a.view.DrawOverlay(a.roll, a.theme, r)
 		screen.Draw(dst, a.roll, a.fonts)
 	}
 	screen.Draw(dst, a.ui.Paint, a.fonts)

@@ -330,7 +330,7 @@ func (a *App) drawStatus(r ui.Rect) {
 		beat := (int(v.Playhead) - a.doc.BarStart(bar)) / 4
 		right = []ui.StatusItem{
 			{Text: fmt.Sprintf("%d notes", a.doc.Len())},
-			{Text: fmt.Sprintf("%d selected", len(a.doc.Selection()))},
+			{Text: fmt.Sprintf("%d selected", v.SelectedCount())},
 			{Text: fmt.Sprintf("mask %d", a.doc.MaskCount())},
 			{Text: v.Tool.String()},
 			{Text: fmt.Sprintf("bar %d.%d", bar+1, beat+1)},

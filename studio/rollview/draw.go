@@ -4,14 +4,71 @@ import (
 	"image/color"
 	"math"
 
+	"latentstudio/studio/pianoroll"
+	"latentstudio/studio/rolldoc"
 	"latentstudio/studio/ui"
 )
 
-// Draw appends the whole surface to p: ruler, keyboard, grid, mask, notes,
-// velocity lane, loop, playhead and the current gesture's feedback. Only what
-// is visible is built: notes by a binary search on their sorted starts, the
-// mask as horizontal runs of the visible window.
+// Draw appends the whole surface to p: DrawStatic then DrawOverlay.
 func (v *View) Draw(p *ui.Painter, th *ui.Theme, r ui.Rect) {
+	v.DrawStatic(p, th, r)
+	v.DrawOverlay(p, th, r)
+}
+
+// StaticKey identifies what DrawStatic would draw: while it stays equal, a
+// shell may keep the static layer it rendered last time (an offscreen image)
+// and redraw only the overlay.
+type StaticKey struct {
+	version           uint64
+	rect              ui.Rect
+	left, top, sw, rh float64
+	lane              bool
+	hoverNote         rolldoc.NoteID
+	hoverKey, keyDown int
+	preview           *pianoroll.Note
+	previewN          int
+	theme             *ui.Theme
+	scale             float64
+}
+
+// Key returns the static layer's key for rectangle r, theme th at scale.
+func (v *View) Key(r ui.Rect, th *ui.Theme, scale float64) StaticKey {
+	k := StaticKey{
+		version: v.Doc.Version(), rect: r, left: v.Left, top: v.Top, sw: v.StepW, rh: v.RowH,
+		lane: v.ShowLane, hoverNote: v.hover.note, hoverKey: v.hover.key, keyDown: v.hover.keyDown,
+		previewN: len(v.Preview), theme: th, scale: scale,
+	}
+	if len(v.Preview) > 0 {
+		k.preview = &v.Preview[0]
+	}
+	return k
+}
+
+// DrawOverlay appends what changes from frame to frame without an edit: the
+// playhead, the gesture's feedback (rubber band, box, lasso, the note being
+// drawn) and the brush outline.
+func (v *View) DrawOverlay(p *ui.Painter, th *ui.Theme, r ui.Rect) {
+	a := v.Layout(r)
+	g := a.Grid
+	p.Clip(g)
+	if v.g.kind == gDraw {
+		n := v.g.orig
+		x, y := v.X(g, float64(n.Start)), v.Y(g, float64(n.Pitch)+1)
+		p.FillRect(x, y, float64(n.Dur)*v.StepW, v.RowH, th.NoteSelected)
+	}
+	v.drawGesture(p, th, g)
+	p.NoClip()
+	if x := v.X(g, v.Playhead); x >= g.X && x < g.Right() {
+		p.FillRect(x-0.5, a.Ruler.Y, 2, g.Bottom()-a.Ruler.Y, th.Playhead)
+		p.Triangle(x-6, a.Ruler.Bottom()-10, x+7, a.Ruler.Bottom()-10, x+0.5, a.Ruler.Bottom()-2, th.Playhead)
+	}
+}
+
+// DrawStatic appends the surface that changes only with an edit, a scroll or
+// a hover: ruler, keyboard, grid, mask, notes, velocity lane, loop. Only
+// what is visible is built: notes by a binary search on their sorted starts,
+// the mask as horizontal runs of the visible window.
+func (v *View) DrawStatic(p *ui.Painter, th *ui.Theme, r ui.Rect) {
 	v.rect = r
 	a := v.Layout(r)
 	c := v.sync()
@@ -61,31 +118,44 @@ func (v *View) Draw(p *ui.Painter, th *ui.Theme, r ui.Rect) {
 	// Mask: one rectangle per run of masked cells in a row.
 	v.drawMask(p, th, g, iFrom, iTo, pLo, pHi)
 
-	// Notes.
+	// Notes: louder notes are brighter, as in Signal (a colour per velocity
+	// step of 8, computed once a frame).
 	hoverID := v.hover.note
-	for _, n := range c.visibleNotes(from, to) {
+	var fills [3][17]color.RGBA
+	var edges [3]color.RGBA
+	for k, base := range [3]color.RGBA{th.Note, th.NoteSelected, th.NoteGenerated} {
+		for i := range fills[k] {
+			fills[k][i] = ui.Mix(th.RowBlack, base, 0.45+0.55*float64(i*8)/127)
+		}
+		edges[k] = ui.Mix(base, color.RGBA{0, 0, 0, 255}, 0.45)
+	}
+	small := v.RowH < 6
+	lo, hi := c.visibleRange(from, to)
+	for i := lo; i < hi; i++ {
+		n := &c.notes[i]
 		if int(n.Pitch) < pLo || int(n.Pitch) > pHi {
 			continue
 		}
 		x := v.X(g, float64(n.Start))
 		y := v.Y(g, float64(n.Pitch)+1)
 		w := float64(n.Dur) * v.StepW
-		base := th.Note
-		switch {
-		case c.selected[n.ID]:
-			base = th.NoteSelected
-		case c.generated[n.ID]:
-			base = th.NoteGenerated
+		k := 0
+		switch f := c.flags[i]; {
+		case f&flagSelected != 0:
+			k = 1
+		case f&flagGenerated != 0:
+			k = 2
 		}
-		// Louder notes are brighter, as in Signal.
-		fill := ui.Mix(th.RowBlack, base, 0.45+0.55*float64(n.Vel)/127)
+		fill := fills[k][n.Vel/8]
 		if n.ID == hoverID {
 			fill = ui.Mix(fill, th.Text, 0.25)
 		}
-		p.FillRect(x, y, w, v.RowH, ui.Mix(base, color.RGBA{0, 0, 0, 255}, 0.45))
-		if w > 3 && v.RowH > 3 {
-			p.FillRect(x+1, y+1, w-2, v.RowH-2, fill)
+		if small || w < 6 {
+			p.FillRect(x, y, w, v.RowH, fill) // too small for an edge to show
+			continue
 		}
+		p.FillRect(x, y, w, v.RowH, edges[k])
+		p.FillRect(x+1, y+1, w-2, v.RowH-2, fill)
 	}
 	// Candidate preview: ghost outlines over the window it would replace.
 	if v.Preview != nil {
@@ -100,19 +170,12 @@ func (v *View) Draw(p *ui.Painter, th *ui.Theme, r ui.Rect) {
 		}
 	}
 
-	v.drawGesture(p, th, g)
 	p.NoClip()
 
 	v.drawKeys(p, th, a.Keys)
 	v.drawRuler(p, th, a.Ruler, a.Corner, iFrom, iTo)
 	if v.ShowLane {
 		v.drawLane(p, th, a, from, to)
-	}
-
-	// Playhead over everything in the grid and the ruler.
-	if x := v.X(g, v.Playhead); x >= g.X && x < g.Right() {
-		p.FillRect(x-0.5, a.Ruler.Y, 2, g.Bottom()-a.Ruler.Y, th.Playhead)
-		p.Line(x-6, a.Ruler.Y+a.Ruler.H-8, x+6, a.Ruler.Y+a.Ruler.H-8, 4, th.Playhead)
 	}
 }
 
@@ -228,17 +291,23 @@ func (v *View) drawLane(p *ui.Painter, th *ui.Theme, a Areas, from, to float64) 
 	p.FillRect(l.X, l.Y, l.W, 1, th.Border)
 	p.Clip(l)
 	c := &v.cache
-	for _, n := range c.visibleNotes(from, to) {
+	lo, hi := c.visibleRange(from, to)
+	for i := lo; i < hi; i++ {
+		n := &c.notes[i]
 		if float64(n.Start) < from {
 			continue
 		}
 		x := v.X(l, float64(n.Start))
 		h := (l.H - 8) * float64(n.Vel) / 127
 		col := th.Note
-		if c.selected[n.ID] {
+		if f := c.flags[i]; f&flagSelected != 0 {
 			col = th.NoteSelected
-		} else if c.generated[n.ID] {
+		} else if f&flagGenerated != 0 {
 			col = th.NoteGenerated
+		}
+		if v.StepW < 4 {
+			p.FillRect(x, l.Bottom()-h, 1, h, col) // zoomed out: a line each
+			continue
 		}
 		p.FillRect(x, l.Bottom()-h, 2, h, col)
 		p.FillRect(x-1.5, l.Bottom()-h-1.5, 5, 4, col)

@@ -265,14 +265,11 @@ func (v *View) press(c *ui.Context, it ui.Interaction, g ui.Rect, pt rolldoc.Poi
 				}
 				return
 			}
+			// The new note is added on release, at the length the drag
+			// gave it, so that drawing one note is one undo step.
 			q := v.snap(c)
 			nn := pianoroll.Note{Start: max(0, floorTo(pt.X, q)), Dur: max(1, v.NoteLen), Pitch: uint8(pitch), Vel: v.Velocity}
-			id, err := v.Doc.AddNote(nn)
-			if err != nil {
-				v.fail(err)
-				return
-			}
-			v.g.kind, v.g.grab, v.g.orig, v.g.ids = gDraw, id, nn, []rolldoc.NoteID{id}
+			v.g.kind, v.g.orig = gDraw, nn
 			v.audition(pitch)
 			return
 		}
@@ -312,16 +309,10 @@ func (v *View) drag(c *ui.Context, g ui.Rect, pt rolldoc.Point, mx, my float64) 
 	cur, ok := v.Doc.Note(v.g.grab)
 	switch v.g.kind {
 	case gDraw:
-		// The pencil's drag sets the new note's length (at least one snap).
-		if !ok {
-			return
-		}
-		end := max(v.g.orig.Start+q, v.g.orig.Start+roundTo(pt.X-float64(v.g.orig.Start), q))
-		if pt.X-float64(v.g.orig.Start) < float64(q) {
-			end = v.g.orig.Start + v.g.orig.Dur
-		}
-		if d := end - cur.End(); d != 0 {
-			v.fail(v.Doc.ResizeNotes(v.g.ids, 0, d))
+		// The pencil's drag sets the new note's length (at least one snap);
+		// a drag shorter than one snap keeps the remembered length.
+		if d := roundTo(pt.X-float64(v.g.orig.Start), q); pt.X-float64(v.g.orig.Start) >= float64(q) {
+			v.g.orig.Dur = max(q, d)
 		}
 	case gMove:
 		if !ok {
@@ -384,9 +375,10 @@ func (v *View) release(c *ui.Context, g ui.Rect, pt rolldoc.Point) {
 			v.Doc.MaskLasso(v.g.poly, v.g.erase)
 		}
 	case gDraw:
-		// Remember the drawn length for the next note, as Signal does.
-		if n, ok := v.Doc.Note(v.g.grab); ok {
-			v.NoteLen = n.Dur
+		if _, err := v.Doc.AddNote(v.g.orig); err != nil {
+			v.fail(err)
+		} else {
+			v.NoteLen = v.g.orig.Dur // the next note takes the drawn length, as in Signal
 		}
 	}
 	v.silence()

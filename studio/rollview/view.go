@@ -196,6 +196,7 @@ type docCache struct {
 	maxDur    int
 	selected  map[rolldoc.NoteID]bool
 	generated map[rolldoc.NoteID]bool
+	flags     []uint8 // per note: flagSelected, flagGenerated
 	maskFrom  int
 	maskW     int
 	mask      []bool
@@ -227,6 +228,15 @@ func (v *View) sync() *docCache {
 			c.generated[n.ID] = true
 		}
 	}
+	c.flags = make([]uint8, len(c.notes))
+	for i, n := range c.notes {
+		if c.selected[n.ID] {
+			c.flags[i] |= flagSelected
+		}
+		if c.generated[n.ID] {
+			c.flags[i] |= flagGenerated
+		}
+	}
 	c.length = v.Doc.Length()
 	c.meter = v.Doc.Meter()
 	c.tempos = v.Doc.Tempos()
@@ -235,15 +245,27 @@ func (v *View) sync() *docCache {
 	return c
 }
 
+// SelectedCount is the number of selected notes (cached per version; the
+// document's Selection sorts on every call).
+func (v *View) SelectedCount() int { return len(v.sync().selected) }
+
+const (
+	flagSelected uint8 = 1 << iota
+	flagGenerated
+)
+
 // visibleNotes returns the notes sounding in [from, to): a binary search on
 // the sorted starts, widened left by the longest note.
 func (c *docCache) visibleNotes(from, to float64) []rolldoc.Note {
+	lo, hi := c.visibleRange(from, to)
+	return c.notes[lo:hi]
+}
+
+// visibleRange is visibleNotes as indices into c.notes (and c.flags).
+func (c *docCache) visibleRange(from, to float64) (int, int) {
 	lo := sort.Search(len(c.notes), func(i int) bool { return float64(c.notes[i].Start+c.maxDur) > from })
 	hi := sort.Search(len(c.notes), func(i int) bool { return float64(c.notes[i].Start) >= to })
-	if hi < lo {
-		return nil
-	}
-	return c.notes[lo:hi]
+	return lo, max(lo, hi)
 }
 
 // maskRange returns the mask of [from, from+w) (128×w, row = pitch), cached

@@ -3,6 +3,7 @@ package ui
 import (
 	"image/color"
 	"math"
+	"slices"
 )
 
 // Painter is a display list: surfaces append rectangles, lines and text in
@@ -116,51 +117,56 @@ func (p *Painter) openBatch(nv int) {
 	}
 }
 
-func (p *Painter) closeBatch() {
-	o := &p.ops[len(p.ops)-1]
-	o.v1, o.i1 = len(p.verts), len(p.idx)
-}
-
 // Rect fills r with c.
 func (p *Painter) Rect(r Rect, c color.RGBA) { p.FillRect(r.X, r.Y, r.W, r.H, c) }
 
 // FillRect fills an axis-aligned rectangle: the hot path of every surface.
 func (p *Painter) FillRect(x, y, w, h float64, c color.RGBA) {
+	x1, y1 := x+w, y+h
 	if p.clips {
-		x0, y0 := math.Max(x, p.clip.X), math.Max(y, p.clip.Y)
-		x1, y1 := math.Min(x+w, p.clip.Right()), math.Min(y+h, p.clip.Bottom())
-		if x1 <= x0 || y1 <= y0 {
-			return
-		}
-		x, y, w, h = x0, y0, x1-x0, y1-y0
-	} else if w <= 0 || h <= 0 {
+		x, y = max(x, p.clip.X), max(y, p.clip.Y)
+		x1, y1 = min(x1, p.clip.X+p.clip.W), min(y1, p.clip.Y+p.clip.H)
+	}
+	if x1 <= x || y1 <= y {
 		return
 	}
 	s := p.Scale
-	// Snap to device pixels so that thin grid lines stay crisp.
-	x0, y0 := float32(math.Round(x*s)), float32(math.Round(y*s))
-	x1, y1 := float32(math.Round((x+w)*s)), float32(math.Round((y+h)*s))
-	if x1 == x0 {
-		x1 = x0 + 1
+	// Snap to device pixels so that thin grid lines stay crisp; a rectangle
+	// never vanishes below one pixel.
+	ax, ay := snap(x*s), snap(y*s)
+	bx, by := snap(x1*s), snap(y1*s)
+	if bx == ax {
+		bx = ax + 1
 	}
-	if y1 == y0 {
-		y1 = y0 + 1
+	if by == ay {
+		by = ay + 1
 	}
-	p.quad(x0, y0, x1, y0, x1, y1, x0, y1, c)
+	p.quad(ax, ay, bx, ay, bx, by, ax, by, c)
+}
+
+// snap rounds to the nearest integer (half away from zero), cheaper than
+// math.Round on this path.
+func snap(v float64) float32 {
+	if v < 0 {
+		return float32(-int64(-v + 0.5))
+	}
+	return float32(int64(v + 0.5))
 }
 
 func (p *Painter) quad(ax, ay, bx, by, cx, cy, dx, dy float32, c color.RGBA) {
 	p.openBatch(4)
-	r, g, b, a := float32(c.R)/255, float32(c.G)/255, float32(c.B)/255, float32(c.A)/255
-	i := uint16(len(p.verts) - p.base)
-	p.verts = append(p.verts,
-		Vertex{DstX: ax, DstY: ay, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a},
-		Vertex{DstX: bx, DstY: by, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a},
-		Vertex{DstX: cx, DstY: cy, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a},
-		Vertex{DstX: dx, DstY: dy, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a},
-	)
+	r, g, b, a := float32(c.R)*(1.0/255), float32(c.G)*(1.0/255), float32(c.B)*(1.0/255), float32(c.A)*(1.0/255)
+	n := len(p.verts)
+	i := uint16(n - p.base)
+	p.verts = slices.Grow(p.verts, 4)[:n+4]
+	v := p.verts[n : n+4 : n+4]
+	v[0] = Vertex{DstX: ax, DstY: ay, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a}
+	v[1] = Vertex{DstX: bx, DstY: by, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a}
+	v[2] = Vertex{DstX: cx, DstY: cy, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a}
+	v[3] = Vertex{DstX: dx, DstY: dy, SrcX: 1.5, SrcY: 1.5, ColorR: r, ColorG: g, ColorB: b, ColorA: a}
 	p.idx = append(p.idx, i, i+1, i+2, i, i+2, i+3)
-	p.closeBatch()
+	o := &p.ops[len(p.ops)-1]
+	o.v1, o.i1 = len(p.verts), len(p.idx)
 }
 
 // Stroke draws the outline of r, w pixels wide, inside r.

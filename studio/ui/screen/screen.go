@@ -74,7 +74,9 @@ func white() *ebiten.Image {
 	return whiteImage
 }
 
-// Draw submits p's display list to dst in order and empties p.
+// Draw submits p's display list to dst in order. p is left as it is: the
+// shell resets it when it builds the next list (Ebiten may draw a frame
+// twice between two updates).
 func Draw(dst *ebiten.Image, p *ui.Painter, fonts *Fonts) {
 	src := white()
 	opt := &ebiten.DrawTrianglesOptions{}
@@ -88,5 +90,4 @@ func Draw(dst *ebiten.Image, p *ui.Painter, fonts *Fonts) {
 		vs := unsafe.Slice((*ebiten.Vertex)(unsafe.Pointer(unsafe.SliceData(op.Verts))), len(op.Verts))
 		dst.DrawTriangles(vs, op.Indices, src, opt)
 	}
-	p.Reset()
 }
