@@ -49,7 +49,9 @@ func StartLocal(ctx context.Context, dataDir, engine string, out io.Writer, log 
 	if err := s.Start(); err != nil {
 		return nil, fmt.Errorf("start the local studio server: %w", err)
 	}
-	sctx, stop := context.WithCancel(ctx)
+	// Only Close stops it: a Ctrl+C ends the window first, and the app's last save on the way
+	// out still needs the server.
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	b := &Backend{
 		URL:   "http://" + s.Addr(),
 		Token: s.Token(),

@@ -26,6 +26,7 @@ type state struct {
 	Notes      int    `json:"notes"`
 	MaskCells  int    `json:"mask_cells"`
 	Tool       string `json:"tool"`
+	Audio      bool   `json:"audio"`
 	Connection string `json:"connection"`
 	Version    int    `json:"version"`
 	LastError  string `json:"last_error"`
@@ -172,10 +173,13 @@ func over(c, bg color.RGBA) color.RGBA {
 func TestDrawNotesAndMask(t *testing.T) {
 	needXvfb(t)
 	x := startXvfb(t, 1280, 800)
-	a := startApp(t, x)
+	a := startApp(t, x, true)
 	th := ui.Dark()
 
 	open := a.waitFor("the project to open", 60*time.Second, func(s state) bool { return s.Ready && s.View.StepW > 0 })
+	if !open.st.Audio {
+		t.Fatalf("no audio player on the null ALSA device:\n%s", a.out.String())
+	}
 	if got := open.img.Bounds().Size(); got.X < 800 || got.Y < 600 {
 		t.Fatalf("window %v", got)
 	}

@@ -163,16 +163,19 @@ func (l *lockedBuffer) String() string {
 
 var projectLine = regexp.MustCompile(`(?m)^project (\S+) `)
 
-// startApp runs the desktop app on x with its own home, config, data and export folders and a
-// null ALSA device (else opening audio would fail on a machine without a sound card).
-func startApp(t *testing.T, x *xserver, args ...string) *app {
+// startApp runs the desktop app on x with its own home, config, data and export folders. With
+// nullALSA its ~/.asoundrc makes ALSA's default device a null sink, so sound plays into
+// nothing on a machine without a sound card; without it such a machine has no audio device.
+func startApp(t *testing.T, x *xserver, nullALSA bool, args ...string) *app {
 	t.Helper()
 	bin := desktopBinary(t)
 	home := t.TempDir()
 	a := &app{t: t, x: x, pace: 150 * time.Millisecond, shots: filepath.Join(home, "shots"), data: filepath.Join(home, "data"), out: &lockedBuffer{}, exited: make(chan error, 1)}
 	os.MkdirAll(a.shots, 0o755)
-	if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte("pcm.!default { type null }\nctl.!default { type null }\n"), 0o644); err != nil {
-		t.Fatal(err)
+	if nullALSA {
+		if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte("pcm.!default { type null }\nctl.!default { type null }\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	a.cmd = exec.Command(bin, append([]string{"--data", a.data, "--engine", "cpu", "--export-dir", filepath.Join(home, "export")}, args...)...)
 	a.cmd.Env = append(os.Environ(),
