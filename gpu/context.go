@@ -496,6 +496,11 @@ func (c *Context) Replay(key string, f func() *Tensor) *Tensor {
 			c.fail(fmt.Errorf("gpu: replay %q: %w", key, err))
 			return dead(r.out.shape)
 		}
+		// the graph's tensors hold their buffers as in the captured pass: a buffer it shares
+		// with an earlier tensor of this pass (an input upload, say) now belongs to it
+		for i := r.start; i < r.end; i++ {
+			c.arena.owner[c.arena.slots[i].phys] = i
+		}
 		c.arena.next, c.arena.clock = r.end, r.clock
 		return r.out
 	}
