@@ -281,6 +281,21 @@ func (s *Session) Online() bool {
 	return s.online
 }
 
+// settle shows Saved or Unsaved (at the version this device's song descends from) once nothing
+// is in flight.
+func (s *Session) settle() {
+	v := s.doc.SongVersion()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.Version, s.state.Err = s.base, nil
+	if v != s.savedSong {
+		s.state.Kind = Unsaved
+	} else {
+		s.state.Kind = Saved
+	}
+}
+
+// setState changes the state under the session's lock; f must not call locking methods.
 func (s *Session) setState(f func(*State)) {
 	s.mu.Lock()
 	f(&s.state)
@@ -441,14 +456,7 @@ func (s *Session) save(ctx context.Context) error {
 	s.base, s.savedSong = ver, v
 	s.mu.Unlock()
 	s.writeLocal()
-	s.setState(func(st *State) {
-		st.Version, st.Err = ver, nil
-		if s.dirty() {
-			st.Kind = Unsaved
-		} else {
-			st.Kind = Saved
-		}
-	})
+	s.settle()
 	return nil
 }
 
@@ -468,13 +476,7 @@ func (s *Session) connect(ctx context.Context) error {
 	s.online = true
 	s.lost = make(chan struct{})
 	s.mu.Unlock()
-	s.setState(func(st *State) {
-		if s.dirty() {
-			st.Kind = Unsaved
-		} else {
-			st.Kind = Saved
-		}
-	})
+	s.settle()
 	return nil
 }
 
@@ -573,7 +575,7 @@ func (s *Session) resync() {
 		s.save(ctx)
 		return
 	}
-	s.setState(func(st *State) { st.Kind = Saved })
+	s.settle()
 }
 
 // adopt loads the server's song into the document as an undoable import.
@@ -581,8 +583,9 @@ func (s *Session) adopt(midi []byte, version int) error {
 	if err := s.doc.Import(midi); err != nil && !errors.Is(err, rolldoc.ErrNoNotes) {
 		return err
 	}
+	v := s.doc.SongVersion()
 	s.mu.Lock()
-	s.base, s.savedSong = version, s.doc.SongVersion()
+	s.base, s.savedSong = version, v
 	s.mu.Unlock()
 	s.setState(func(st *State) {
 		st.Version, st.Note = version, fmt.Sprintf("loaded version %d saved elsewhere (undo returns to this device's song)", version)
