@@ -19,6 +19,9 @@ import (
 
 func TestMain(m *testing.M) {
 	gpu.Logf = func(string, ...any) {} // the engine's one line per server start
+	if spec := os.Getenv("SYNCTEST_SERVE"); spec != "" {
+		serveChild(spec) // never returns
+	}
 	os.Exit(m.Run())
 }
 
