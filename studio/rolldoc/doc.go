@@ -5,6 +5,23 @@
 //
 // A Doc is safe for concurrent use: the editor mutates it while autosave reads it. Watch
 // registers a function called after every change (outside the document's lock).
+//
+// Choices a musician will notice:
+//   - Notes keep their NoteID through every edit and undo, so a selection survives them.
+//     Selecting is not an undo step; edits that change the selection (paste, duplicate, cut,
+//     delete) restore it when undone.
+//   - No two notes overlap on one pitch. The note being edited wins: a note it covers is cut
+//     short where it started earlier and removed where it started under it.
+//   - A drag (MoveNotes, ResizeNotes, velocity, brush strokes called repeatedly) is one undo
+//     step until EndGesture. Moves clamp as a whole, so a chord dragged to the top keeps its
+//     shape; Transpose instead refuses (ErrOutOfRange) when any note would leave 0..127.
+//   - The mask is 128 cells per step and grows with the song; painting past the end makes the
+//     song longer (ask the model to continue it). Length is at least the notes, the mask and
+//     what SetLength asked for, rounded up to a bar.
+//   - ApplyCandidate is one undo step and remembers what the model wrote; Remask freezes it
+//     and leaves the rest of that mask for another try (see Remask).
+//   - FromMIDI of a file without notes is an empty song (a new project); Import of one is
+//     refused, since it would only replace a song with nothing.
 package rolldoc
 
 import (

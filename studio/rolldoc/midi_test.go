@@ -111,6 +111,11 @@ func TestBadMIDIIsRefusedAndLosesNothing(t *testing.T) {
 			t.Errorf("%s: a refused import changed the song: %s", name, diff)
 		}
 	}
+	var long bytes.Buffer // a note past the song length limit
+	pianoroll.Write(&long, &pianoroll.Song{Notes: []pianoroll.Note{{Start: MaxSteps + 10, Dur: 4, Pitch: 60, Vel: 90}}})
+	if _, err := FromMIDI(long.Bytes()); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("too long: %v", err)
+	}
 	empty, _ := New().MIDI()
 	if err := good.Import(empty); !errors.Is(err, ErrNoNotes) {
 		t.Fatalf("importing an empty file over a song: %v", err)

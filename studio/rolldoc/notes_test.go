@@ -302,3 +302,36 @@ func TestWatchIsCalledAfterChanges(t *testing.T) {
 		t.Fatal("stopped watcher called")
 	}
 }
+
+// A drag across other notes of its pitch replaces and trims them step by step; undoing the
+// drag (one step) gives every one of them back.
+func TestDragAcrossNotesUndoesInOneStep(t *testing.T) {
+	d := New()
+	for s := 8; s < 64; s += 8 {
+		mustAdd(t, d, s, 6, 60)
+	}
+	mover := mustAdd(t, d, 0, 4, 60)
+	d.EndGesture()
+	before := snapshot(d)
+	for range 70 {
+		d.MoveNotes([]NoteID{mover}, 1, 0)
+		if err := invariants(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.MoveNotes([]NoteID{mover}, -3, 1) // and off the row
+	if d.Len() >= 8 {
+		t.Fatalf("the drag replaced nothing: %d notes", d.Len())
+	}
+	if h := d.History(); h[len(h)-1] != "Move notes" || len(h) != 9 {
+		t.Fatalf("history %v", h)
+	}
+	d.Undo()
+	if diff := snapshot(d).diff(before); diff != "" {
+		t.Fatal(diff)
+	}
+	d.Redo()
+	if n, _ := d.Note(mover); n.Start != 67 || n.Pitch != 61 {
+		t.Fatalf("redo: %+v", n)
+	}
+}

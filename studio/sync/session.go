@@ -243,7 +243,10 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	})
 
 	if reachable {
-		if err := s.connect(ctx); err != nil && protocol.CodeOf(err) == protocol.Unauthorized {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := s.connect(cctx)
+		cancel()
+		if err != nil && protocol.CodeOf(err) == protocol.Unauthorized {
 			s.Close()
 			return nil, err
 		}
@@ -596,6 +599,8 @@ func (s *Session) adopt(midi []byte, version int) error {
 // fetchSong GETs the song and its version. A server that cannot be reached is ErrOffline;
 // one that answers with an error gives a typed protocol error.
 func (s *Session) fetchSong(ctx context.Context) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second) // a server that hangs is one that is down
+	defer cancel()
 	u := strings.TrimSuffix(s.cfg.Server, "/") + "/projects/" + url.PathEscape(s.cfg.Project) + "/files/" + SongFile
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
