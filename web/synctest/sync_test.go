@@ -337,3 +337,29 @@ func TestInpaintWithTheModel(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A studio that shuts down while a job runs cancels it; the session says so in words.
+func TestJobCancelledByShutdown(t *testing.T) {
+	st := newStudio(t, false)
+	id := st.newProject("shutdown")
+	s := open(t, st.url(), id, studiosync.NewMemoryStore())
+	defer s.Close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.RunJob(context.Background(), "burn", jobs.BurnParams{MS: 5000}, nil)
+		errc <- err
+	}()
+	waitFor(t, "the job to run", func() bool {
+		js := st.srv.Jobs.ProjectJobs(id)
+		return len(js) > 0 && js[0].State == protocol.JobRunning
+	})
+	st.stop()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "unchanged") {
+			t.Fatalf("job at shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer after the shutdown")
+	}
+}
