@@ -15,6 +15,7 @@ import (
 
 	"latentstudio/native/desktop"
 	"latentstudio/studio/app"
+	"latentstudio/studio/ui"
 )
 
 // screenshotEnv names a directory; when it is set, the app answers each NAME.req file that
@@ -55,15 +56,24 @@ func (s *shooter) look() {
 	}
 }
 
+// shotState is what NAME.json holds: the app's State plus the desktop window's own.
+type shotState struct {
+	app.State
+	Project string             `json:"project"`
+	Picker  bool               `json:"picker"`          // the recent-projects list is open
+	Picks   map[string]ui.Rect `json:"picker_controls"` // its buttons: recent.0, …, recent.new
+}
+
 // take answers the pending requests with this frame (called at the end of Draw).
-func (s *shooter) take(screen *ebiten.Image, a *app.App) {
+func (s *shooter) take(screen *ebiten.Image, w *window) {
 	if len(s.pending) == 0 {
 		return
 	}
 	b := screen.Bounds()
 	img := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	screen.ReadPixels(img.Pix)
-	state, err := json.MarshalIndent(a.State(), "", "  ")
+	st := shotState{State: w.app.State(), Project: w.project, Picker: w.picker.open, Picks: w.picker.rects}
+	state, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		s.report(err)
 	}

@@ -266,7 +266,7 @@ func PickProject(ctx context.Context, b *Backend, recent *RecentList, named stri
 			return id, name, nil
 		}
 	}
-	name = "Desktop " + time.Now().Format("2006-01-02 15:04")
+	name = "Desktop " + time.Now().Format("2006-01-02 15:04:05")
 	id, err = b.Create(ctx, name)
 	return id, name, err
 }

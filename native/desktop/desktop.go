@@ -150,3 +150,19 @@ func ListRecent(w io.Writer) error {
 	}
 	return nil
 }
+
+// Remember records a project as the most recently opened one of place (the window's project
+// picker calls it on a switch) and returns that place's list, newest first.
+func Remember(place, id, name string) ([]Recent, error) {
+	dir, err := ConfigDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "recent.json")
+	l, err := LoadRecent(path)
+	if err != nil && !errors.Is(err, ErrRecentCorrupt) {
+		return nil, err
+	}
+	l.Add(Recent{Place: place, ID: id, Name: name, Opened: time.Now().UTC()})
+	return l.At(place), l.Save(path)
+}

@@ -78,6 +78,10 @@ func TestPrepareAndRecent(t *testing.T) {
 	if err := ListRecent(&list); err != nil || !strings.Contains(list.String(), s.Project) || !strings.Contains(list.String(), "local:"+data) {
 		t.Fatalf("--recent: %q %v", list.String(), err)
 	}
+	rl, err := Remember(s.Backend.Place, "other", "Other song")
+	if err != nil || len(rl) != 2 || rl[0].ID != "other" || rl[1].ID != s.Project {
+		t.Fatalf("Remember: %+v %v", rl, err)
+	}
 	if _, err := Prepare(t.Context(), Options{Server: "http://127.0.0.1:1"}, io.Discard); !errors.Is(err, ErrNoServer) {
 		t.Fatalf("dead --server: %v", err)
 	}

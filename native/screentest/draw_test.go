@@ -35,6 +35,11 @@ type state struct {
 		Left, Top, StepW, RowH     float64
 	} `json:"view"`
 	Controls map[string]ui.Rect `json:"controls"`
+
+	// the desktop window's own part
+	Project string             `json:"project"`
+	Picker  bool               `json:"picker"`
+	Picks   map[string]ui.Rect `json:"picker_controls"`
 }
 
 // snap is one frame: its pixels and the app's state when it was drawn.
@@ -110,7 +115,10 @@ func (s state) click(a *app, control string) {
 	a.t.Helper()
 	r, ok := s.Controls[control]
 	if !ok {
-		a.t.Fatalf("no control %q in %v", control, keys(s.Controls))
+		r, ok = s.Picks[control]
+	}
+	if !ok {
+		a.t.Fatalf("no control %q in %v %v", control, keys(s.Controls), keys(s.Picks))
 	}
 	x, y := strconv.Itoa(int(r.X+r.W/2)), strconv.Itoa(int(r.Y+r.H/2))
 	a.x.xdotool(a.t, "mousemove", "--window", a.window, x, y, "click", "1")

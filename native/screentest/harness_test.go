@@ -136,6 +136,7 @@ type app struct {
 	x       *xserver
 	cmd     *exec.Cmd
 	shots   string // STUDIO_SCREENSHOT_DIR
+	home    string // its HOME (XDG folders beneath)
 	data    string // the in-process server's data directory
 	project string
 	window  string // X window id
@@ -170,7 +171,7 @@ func startApp(t *testing.T, x *xserver, nullALSA bool, args ...string) *app {
 	t.Helper()
 	bin := desktopBinary(t)
 	home := t.TempDir()
-	a := &app{t: t, x: x, pace: 150 * time.Millisecond, shots: filepath.Join(home, "shots"), data: filepath.Join(home, "data"), out: &lockedBuffer{}, exited: make(chan error, 1)}
+	a := &app{t: t, x: x, home: home, pace: 150 * time.Millisecond, shots: filepath.Join(home, "shots"), data: filepath.Join(home, "data"), out: &lockedBuffer{}, exited: make(chan error, 1)}
 	os.MkdirAll(a.shots, 0o755)
 	if nullALSA {
 		if err := os.WriteFile(filepath.Join(home, ".asoundrc"), []byte("pcm.!default { type null }\nctl.!default { type null }\n"), 0o644); err != nil {
