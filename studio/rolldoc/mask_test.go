@@ -154,3 +154,42 @@ func BenchmarkBrushStroke(b *testing.B) {
 		d.MaskBrush(Point{x, 60}, Point{x + 3, 64}, 4, i%2 == 0)
 	}
 }
+
+func TestEditorStateRoundTrip(t *testing.T) {
+	d := New()
+	d.MaskBrush(Point{3, 70}, Point{40, 20}, 3, false)
+	d.MaskBox(100, 0, 101, 127, false)
+	d.SetLoop(16, 48)
+	e := d.EditorState()
+	if len(e.Mask) != 16*102 {
+		t.Fatalf("%d bytes", len(e.Mask))
+	}
+	other := New()
+	if err := other.RestoreEditorState(e); err != nil {
+		t.Fatal(err)
+	}
+	if other.CanUndo() || other.Loop() != d.Loop() || other.MaskCount() != d.MaskCount() {
+		t.Fatal("restore")
+	}
+	for s := range 110 {
+		for p := range 128 {
+			if other.Masked(s, p) != d.Masked(s, p) {
+				t.Fatalf("cell %d %d", s, p)
+			}
+		}
+	}
+	if err := other.RestoreEditorState(EditorState{Mask: make([]byte, 15)}); err == nil {
+		t.Fatal("a torn mask was accepted")
+	}
+	if err := other.RestoreEditorState(EditorState{Loop: Loop{10, 5}}); err == nil {
+		t.Fatal("a backwards loop was accepted")
+	}
+}
+
+func TestEditorStateOnlyIntoAFreshDocument(t *testing.T) {
+	d := New()
+	d.MaskBox(0, 0, 1, 1, false)
+	if err := d.RestoreEditorState(EditorState{}); err == nil {
+		t.Fatal("restored under undo history")
+	}
+}

@@ -130,8 +130,10 @@ type Session struct {
 	edits chan struct{} // the document changed
 	push  chan struct{} // time to save to the server
 
-	localMu   stdsync.Mutex // serializes writes of the local record
-	localSong uint64        // doc.SongVersion() the local record holds (under localMu)
+	localMu      stdsync.Mutex // serializes writes of the local record; guards the fields below
+	localVersion uint64        // doc.Version() the local record holds
+	midi         []byte        // the song as MIDI at midiSong (brush strokes do not rewrite it)
+	midiSong     uint64
 
 	mu        stdsync.Mutex
 	client    *client.Client // nil until the first connection
@@ -145,11 +147,12 @@ type Session struct {
 
 // record is what the local store keeps per project.
 type record struct {
-	Project string    `json:"project"`
-	Base    int       `json:"base"`  // server version the song descends from
-	Dirty   bool      `json:"dirty"` // edits the server has not confirmed
-	MIDI    []byte    `json:"midi"`
-	Saved   time.Time `json:"saved"`
+	Project string              `json:"project"`
+	Base    int                 `json:"base"`  // server version the song descends from
+	Dirty   bool                `json:"dirty"` // edits the server has not confirmed
+	MIDI    []byte              `json:"midi"`
+	Editor  rolldoc.EditorState `json:"editor"` // mask and loop: not in the MIDI file
+	Saved   time.Time           `json:"saved"`
 }
 
 func localKey(project string) string { return "song/" + project }
@@ -207,6 +210,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if local != nil && (local.Dirty || !reachable) {
 		d, err := rolldoc.FromMIDI(local.MIDI)
 		if err == nil {
+			d.RestoreEditorState(local.Editor) // a mask that does not fit is dropped, the song kept
 			doc, dirty, s.base = d, local.Dirty, local.Base
 			if reachable && local.Dirty && version != local.Base {
 				s.note = fmt.Sprintf("this device's unsaved song replaced server version %d (restore it from the project's history)", version)
@@ -221,6 +225,9 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 			return nil, fmt.Errorf("open %s: the server's song: %w", cfg.Project, err)
 		}
 		doc, s.base = d, version
+		if local != nil && !local.Dirty && local.Base == version {
+			doc.RestoreEditorState(local.Editor) // this device's mask was painted on this very song
+		}
 	}
 	s.doc = doc
 	if !dirty {
@@ -351,28 +358,32 @@ func (s *Session) dirty() bool {
 func (s *Session) writeLocal() error {
 	s.localMu.Lock()
 	defer s.localMu.Unlock()
-	v := s.doc.SongVersion()
-	midi, err := s.doc.MIDI()
-	if err != nil {
-		return err
+	ver, song := s.doc.Version(), s.doc.SongVersion()
+	if s.midi == nil || s.midiSong != song {
+		midi, err := s.doc.MIDI()
+		if err != nil {
+			return err
+		}
+		s.midi, s.midiSong = midi, song
 	}
+	editor := s.doc.EditorState()
 	s.mu.Lock()
-	r := record{Project: s.cfg.Project, Base: s.base, Dirty: v != s.savedSong, MIDI: midi, Saved: time.Now().UTC()}
+	r := record{Project: s.cfg.Project, Base: s.base, Dirty: song != s.savedSong, MIDI: s.midi, Editor: editor, Saved: time.Now().UTC()}
 	s.mu.Unlock()
 	b, _ := json.Marshal(r)
 	if err := s.cfg.Local.Put(localKey(s.cfg.Project), b); err != nil {
 		s.setState(func(st *State) { st.Kind, st.Err = Failed, err })
 		return err
 	}
-	s.localSong = v
+	s.localVersion = ver
 	return nil
 }
 
-// localIsCurrent reports whether the local record holds the document's song.
+// localIsCurrent reports whether the local record holds the document as it is.
 func (s *Session) localIsCurrent() bool {
 	s.localMu.Lock()
 	defer s.localMu.Unlock()
-	return s.localSong == s.doc.SongVersion()
+	return s.localVersion == s.doc.Version()
 }
 
 func (s *Session) requestPush() {
@@ -395,7 +406,7 @@ func (s *Session) run() {
 			return
 		case <-s.edits:
 			if !s.localIsCurrent() {
-				s.writeLocal()
+				s.writeLocal() // the mask too: a reload finds it as it was painted
 			}
 			if !s.dirty() {
 				continue // selection, mask: not part of the song file

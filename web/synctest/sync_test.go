@@ -363,3 +363,32 @@ func TestJobCancelledByShutdown(t *testing.T) {
 		t.Fatal("no answer after the shutdown")
 	}
 }
+
+// A reload finds the mask and the loop region as they were (they live on this device: the
+// MIDI file has no place for them), on a new project as on an edited one.
+func TestReloadKeepsTheMask(t *testing.T) {
+	st := newStudio(t, false)
+	id := st.newProject("mask")
+	local := studiosync.NewMemoryStore()
+	s := open(t, st.url(), id, local)
+	s.Doc().MaskBrush(rolldoc.Point{X: 4, Y: 60}, rolldoc.Point{X: 40, Y: 72}, 2, false)
+	s.Doc().SetLoop(16, 64)
+	cells := s.Doc().MaskCount()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := open(t, st.url(), id, local)
+	if s2.Doc().MaskCount() != cells || s2.Doc().Loop() != (rolldoc.Loop{From: 16, To: 64}) {
+		t.Fatalf("reopened with %d masked cells (want %d), loop %v", s2.Doc().MaskCount(), cells, s2.Doc().Loop())
+	}
+	s2.Doc().AddNote(note(3))
+	synced(t, st, s2, id)
+	s2.Doc().MaskBox(0, 0, 3, 3, false)
+	cells = s2.Doc().MaskCount()
+	s2.Close()
+	s3 := open(t, st.url(), id, local)
+	defer s3.Close()
+	if s3.Doc().MaskCount() != cells || s3.Doc().Len() != 1 {
+		t.Fatalf("second reopen: %d cells, %d notes", s3.Doc().MaskCount(), s3.Doc().Len())
+	}
+}
