@@ -297,6 +297,9 @@ func saveTo(t *testing.T, name string, img image.Image) {
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

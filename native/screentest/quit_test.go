@@ -35,6 +35,7 @@ func TestSilentAndQuitSaves(t *testing.T) {
 	a.x.xdotool(t, "mousemove", "--window", a.window, strconv.Itoa(px), strconv.Itoa(py))
 	time.Sleep(a.pace)
 	a.x.xdotool(t, "mousedown", "1", "sleep", fmt.Sprintf("%.2f", a.pace.Seconds()), "mouseup", "1")
+	a.waitFor("the note", 10*time.Second, func(s state) bool { return s.Notes == 1 })
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
