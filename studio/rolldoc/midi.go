@@ -2,8 +2,10 @@ package rolldoc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 
@@ -78,6 +80,9 @@ func readSong(data []byte) (loaded, error) {
 	if l.length == 0 {
 		l.length = DefaultLength
 	}
+	// changes after the end of the song change nothing a person hears
+	l.tempos = slices.DeleteFunc(l.tempos, func(t pianoroll.Tempo) bool { return t.Step > 0 && t.Step >= l.length })
+	l.meter = slices.DeleteFunc(l.meter, func(m TimeSig) bool { return m.Step > 0 && m.Step >= l.length })
 	return l, nil
 }
 
@@ -88,44 +93,47 @@ type metaInfo struct {
 	end    int
 }
 
-// readMeta reads time signatures and the last end-of-track of a metric-time file. It never
-// fails: a file pianoroll read but gomidi cannot gets the defaults (4/4, notes' length).
+// readMeta reads time signatures, tempos and the last end-of-track of a metric-time file with
+// a small walker of its own: only files pianoroll's reader accepted get here, but a hostile
+// file must cost no more than its size (a general parser may allocate what a length field
+// claims). It never fails: what it cannot read keeps the defaults (4/4, the notes' length).
 func readMeta(data []byte) (info metaInfo) {
-	defer func() {
-		if recover() != nil {
-			info = metaInfo{}
-		}
-	}()
-	f, err := smf.ReadFrom(bytes.NewReader(data))
-	if err != nil {
-		return metaInfo{}
+	if len(data) < 14 || string(data[:4]) != "MThd" {
+		return info
 	}
-	ppq, ok := f.TimeFormat.(smf.MetricTicks)
-	if !ok || ppq == 0 {
-		return metaInfo{}
+	hlen := int(binary.BigEndian.Uint32(data[4:8]))
+	ppq := int64(binary.BigEndian.Uint16(data[12:14]))
+	if hlen < 6 || hlen > len(data)-8 || ppq == 0 || ppq&0x8000 != 0 {
+		return info // SMPTE time: pianoroll maps it at the default tempo; 4/4 is all we know
 	}
 	step := func(tick int64) int {
-		return int((tick*pianoroll.StepsPerBeat*2 + int64(ppq)) / (2 * int64(ppq)))
+		return int(min((tick*pianoroll.StepsPerBeat*2+ppq)/(2*ppq), math.MaxInt32))
 	}
-	for _, tr := range f.Tracks {
-		var tick int64
-		for _, ev := range tr {
-			tick += int64(ev.Delta)
-			var num, den uint8
-			var bpm float64
-			switch {
-			case ev.Message.GetMetaMeter(&num, &den):
-				if num >= 1 && num <= 32 && (den == 1 || den == 2 || den == 4 || den == 8 || den == 16) {
-					info.meter = append(info.meter, TimeSig{Step: step(tick), Num: int(num), Den: int(den)})
-				}
-			case ev.Message.GetMetaTempo(&bpm):
-				if bpm >= 1 && bpm <= 1000 {
-					info.tempos = append(info.tempos, pianoroll.Tempo{Step: step(tick), BPM: bpm})
-				}
-			case ev.Message.Is(smf.MetaEndOfTrackMsg):
-				info.end = max(info.end, step(tick))
-			}
+	for pos := 8 + hlen; pos+8 <= len(data); {
+		n := int(binary.BigEndian.Uint32(data[pos+4 : pos+8]))
+		if n > len(data)-pos-8 {
+			break
 		}
+		if string(data[pos:pos+4]) == "MTrk" {
+			walkTrack(data[pos+8:pos+8+n], func(tick int64, typ byte, body []byte) {
+				switch {
+				case typ == 0x58 && len(body) >= 2 && body[1] <= 4:
+					num, den := int(body[0]), 1<<body[1]
+					if num >= 1 && num <= 32 {
+						info.meter = append(info.meter, TimeSig{Step: step(tick), Num: num, Den: den})
+					}
+				case typ == 0x51 && len(body) == 3:
+					if us := int(body[0])<<16 | int(body[1])<<8 | int(body[2]); us > 0 {
+						if bpm := 60e6 / float64(us); bpm >= 1 && bpm <= 1000 {
+							info.tempos = append(info.tempos, pianoroll.Tempo{Step: step(tick), BPM: bpm})
+						}
+					}
+				case typ == 0x2F:
+					info.end = max(info.end, step(tick))
+				}
+			})
+		}
+		pos += 8 + n
 	}
 	info.meter = cleanMeter(info.meter)
 	if len(info.tempos) > 0 {
@@ -135,6 +143,76 @@ func readMeta(data []byte) (info metaInfo) {
 		}
 	}
 	return info
+}
+
+// walkTrack calls meta for every meta event of a track chunk until the end of track or the
+// first byte it cannot read.
+func walkTrack(b []byte, meta func(tick int64, typ byte, body []byte)) {
+	i := 0
+	varint := func() (int, bool) {
+		v := 0
+		for k := 0; k < 4; k++ {
+			if i >= len(b) {
+				return 0, false
+			}
+			c := b[i]
+			i++
+			v = v<<7 | int(c&0x7f)
+			if c&0x80 == 0 {
+				return v, true
+			}
+		}
+		return 0, false
+	}
+	var tick int64
+	var status byte
+	for i < len(b) {
+		delta, ok := varint()
+		if !ok || i >= len(b) {
+			return
+		}
+		tick += int64(delta)
+		switch c := b[i]; {
+		case c == 0xFF:
+			i++
+			if i >= len(b) {
+				return
+			}
+			typ := b[i]
+			i++
+			l, ok := varint()
+			if !ok || l > len(b)-i {
+				return
+			}
+			meta(tick, typ, b[i:i+l])
+			i += l
+			if typ == 0x2F {
+				return
+			}
+		case c == 0xF0 || c == 0xF7: // sysex: skipped
+			i++
+			l, ok := varint()
+			if !ok || l > len(b)-i {
+				return
+			}
+			i += l
+		default:
+			if c&0x80 != 0 {
+				status = c
+				i++
+			} else if status == 0 {
+				return // data without a status byte
+			}
+			switch status & 0xF0 {
+			case 0xC0, 0xD0:
+				i++
+			case 0x80, 0x90, 0xA0, 0xB0, 0xE0:
+				i += 2
+			default:
+				return // system messages do not belong in a file
+			}
+		}
+	}
 }
 
 // cleanMeter sorts signatures, keeps the last at each step and starts the list at step 0.
@@ -230,9 +308,15 @@ func writeMIDI(notes []pianoroll.Note, tempos []pianoroll.Tempo, meter []TimeSig
 	}
 	evs := make([]ev, 0, 2*len(notes)+len(tempos)+len(meter)+1)
 	for _, m := range meter {
+		if m.Step > 0 && m.Step >= length {
+			continue // after the end: would only make the file longer
+		}
 		evs = append(evs, ev{int64(m.Step) * tps, 0, smf.MetaMeter(uint8(m.Num), uint8(m.Den))})
 	}
 	for _, t := range tempos {
+		if t.Step > 0 && t.Step >= length {
+			continue
+		}
 		evs = append(evs, ev{int64(t.Step) * tps, 0, smf.MetaTempo(t.BPM)})
 	}
 	evs = append(evs, ev{0, 0, midi.ProgramChange(0, 0)})

@@ -183,3 +183,38 @@ func BenchmarkMoveOneNoteIn10k(b *testing.B) {
 		d.MoveNotes(ids[5000:5001], 1-2*(i%2), 0)
 	}
 }
+
+// FuzzFromMIDI: any bytes give a document or an error, never a panic; a document read writes
+// a file that reads back to the same notes.
+func FuzzFromMIDI(f *testing.F) {
+	d := New()
+	d.AddNote(pianoroll.Note{Start: 0, Dur: 4, Pitch: 60, Vel: 90})
+	d.SetTimeSignature(3, 4)
+	b, _ := d.MIDI()
+	f.Add(b)
+	e, _ := New().MIDI()
+	f.Add(e)
+	if ex, err := os.ReadFile("../../assets/examples/bossa-nova-Cm-127bpm.mid"); err == nil {
+		f.Add(ex[:min(len(ex), 2000)])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := FromMIDI(data)
+		if err != nil {
+			return
+		}
+		if err := invariants(d); err != nil {
+			t.Fatal(err)
+		}
+		out, err := d.MIDI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := FromMIDI(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(back.PlainNotes(), d.PlainNotes()) || back.Length() != d.Length() || !slices.Equal(back.Meter(), d.Meter()) {
+			t.Fatalf("round trip: %d notes len %d %v -> %d notes len %d %v", d.Len(), d.Length(), d.Meter(), back.Len(), back.Length(), back.Meter())
+		}
+	})
+}
