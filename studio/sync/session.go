@@ -130,6 +130,7 @@ type Session struct {
 	edits chan struct{} // the document changed
 	push  chan struct{} // time to save to the server
 
+	saveMu       stdsync.Mutex // one save at a time, so versions arrive in the order they were sent
 	localMu      stdsync.Mutex // serializes writes of the local record; guards the fields below
 	localVersion uint64        // doc.Version() the local record holds
 	midi         []byte        // the song as MIDI at midiSong (brush strokes do not rewrite it)
@@ -445,6 +446,11 @@ func (s *Session) pushNow() {
 
 // save sends the document's song as a new version.
 func (s *Session) save(ctx context.Context) error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if !s.dirty() {
+		return nil // a save that just finished took this song along
+	}
 	s.mu.Lock()
 	c := s.client
 	s.mu.Unlock()
