@@ -138,6 +138,7 @@ type Session struct {
 
 	mu        stdsync.Mutex
 	client    *client.Client // nil until the first connection
+	closed    bool
 	online    bool
 	lost      chan struct{} // closed when the connection drops
 	state     State
@@ -330,6 +331,7 @@ func (s *Session) Close() error {
 	}
 	s.cancel()
 	s.mu.Lock()
+	s.closed = true // a dial finishing now closes its own client
 	c := s.client
 	s.mu.Unlock()
 	if c != nil {
@@ -492,6 +494,11 @@ func (s *Session) connect(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		c.Close()
+		return client.ErrClosed
+	}
 	s.client = c
 	s.online = true
 	s.lost = make(chan struct{})

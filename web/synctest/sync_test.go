@@ -392,3 +392,28 @@ func TestReloadKeepsTheMask(t *testing.T) {
 		t.Fatalf("second reopen: %d cells, %d notes", s3.Doc().MaskCount(), s3.Doc().Len())
 	}
 }
+
+// Opened while the studio is down (from this device's copy), edited, then the studio comes
+// up: the session connects by itself and saves.
+func TestOpenedOfflineConnectsWhenTheStudioComesUp(t *testing.T) {
+	st := newStudio(t, false)
+	id := st.newProject("late server")
+	local := studiosync.NewMemoryStore()
+	s := open(t, st.url(), id, local)
+	s.Doc().AddNote(note(1))
+	synced(t, st, s, id)
+	s.Close()
+	st.stop()
+
+	s2 := open(t, st.url(), id, local)
+	defer s2.Close()
+	if s2.State().Kind != studiosync.Offline || s2.Doc().Len() != 1 {
+		t.Fatalf("opened offline: %v, %d notes", s2.State(), s2.Doc().Len())
+	}
+	s2.Doc().AddNote(note(2))
+	st.start(false)
+	synced(t, st, s2, id)
+	if s2.Doc().Len() != 2 {
+		t.Fatal(s2.Doc().Len())
+	}
+}
