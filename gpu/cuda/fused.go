@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,27 +17,57 @@ import (
 // model then runs op by op through the front.
 var ErrNotFusable = errors.New("cuda: network not covered by the fused kernels")
 
-// FusedHDiT is the piano-roll network as the fused HDiT (one CUDA graph per shape) with the
-// sampler's loop on the device too: during an inpaint, x, the model's output, the sampler's
-// history and the noise stay in GPU memory, each step is one graph launch plus one
-// sampler_step kernel, and only the final rolls come back. It implements sampler.Device.
-// Safe for concurrent use: jobs are serialized (one set of buffers per shape), and every call
-// runs on the device thread. Errors from a full GPU wrap ErrOutOfMemory (and so
-// gpu.ErrOutOfMemory), so the caller can run that request on the CPU instead.
+// FusedHDiT is the piano-roll network as the fused HDiT with the sampler's loop on the device
+// too: during an inpaint, x, the model's output, the sampler's history and the noise stay in
+// GPU memory and only the final rolls come back. A job's whole program (the σ network for
+// every evaluation, then per step the network without it and one sampler_step kernel) is
+// captured into CUDA graphs once per (candidates, width, program) and replayed for every seed.
+// It implements sampler.Device. Safe for concurrent use: jobs are serialized (one set of
+// buffers per shape), and every call runs on the device thread. Errors from a full GPU wrap
+// ErrOutOfMemory (and so gpu.ErrOutOfMemory), so the caller can run that request on the CPU.
 type FusedHDiT struct {
-	b   *Backend
-	h   *HDiT
-	mu  sync.Mutex
-	old map[[2]int]uint64 // per (batch, width): the sampler's history buffer
-	// pre: a job runs the σ network for all its evaluations in one launch at the start, and
-	// each step replays the graph without it (HDiT.RunPreconditioned), the sampler kernel
-	// storing that step's scalings and adaptive-norm row. On unless EnvFusedPrecondition=0.
-	pre bool
+	b    *Backend
+	h    *HDiT
+	mu   sync.Mutex
+	old  map[[2]int]uint64 // per (batch, width): the sampler's history buffer
+	seed uint64            // the job's seed on the device (2 words)
+	jobs map[jobKey]*jobGraph
+	// pre: the σ network runs for all evaluations at the start of a job and each step skips
+	// it (EnvFusedPrecondition=0 turns it off); graphs: the job is captured whole
+	// (EnvFusedGraph=0 launches step by step instead). Both are for comparisons.
+	pre, graphs bool
 }
 
-// EnvFusedPrecondition=0 makes fused jobs run the σ network inside every step's graph (to
-// compare; the results agree to float rounding).
-const EnvFusedPrecondition = "LATENT_FUSED_PRECOND"
+// Environment switches for comparisons (results agree to float rounding): =0 turns off.
+const (
+	EnvFusedPrecondition = "LATENT_FUSED_PRECOND"
+	EnvFusedGraph        = "LATENT_FUSED_GRAPH"
+)
+
+type jobKey struct {
+	k, width int
+	program  string
+}
+
+// jobGraph is one program captured for one plan, in chunks of about a tenth of its
+// evaluations (progress is reported between chunks).
+type jobGraph struct {
+	chunks  []*Graph
+	evals   []int // evaluations finished after each chunk
+	scratch []allocation
+}
+
+func (j *jobGraph) free(d *Device) {
+	for _, g := range j.chunks {
+		g.Destroy()
+	}
+	for _, a := range j.scratch {
+		d.Free(a.ptr, a.size)
+	}
+}
+
+// maxJobGraphs bounds the cache; programs differ only by the sampling options.
+const maxJobGraphs = 8
 
 // FuseHDiT builds the fused network from the weights file's config (gpu/models/pianoroll's
 // Config JSON) and weights by name. It fails with ErrNotFusable when the config is outside
@@ -74,9 +105,13 @@ func (b *Backend) FuseHDiT(config []byte, weights func(name string) ([]float32, 
 	}
 	cfg := HDiTConfig{Widths: c.Widths, Depths: c.Depths, Window: c.Window, GlobalFrom: c.GlobalFrom,
 		MappingWidth: c.MappingWidth, RopeBase: c.RopeBase, SigmaData: c.SigmaData}
-	f := &FusedHDiT{b: b, old: map[[2]int]uint64{}, pre: os.Getenv(EnvFusedPrecondition) != "0"}
+	f := &FusedHDiT{b: b, old: map[[2]int]uint64{}, jobs: map[jobKey]*jobGraph{},
+		pre: os.Getenv(EnvFusedPrecondition) != "0", graphs: os.Getenv(EnvFusedGraph) != "0"}
 	err := b.d.Do(func() (err error) {
-		f.h, err = NewHDiT(b.d, b.k, cfg, weights)
+		if f.h, err = NewHDiT(b.d, b.k, cfg, weights); err != nil {
+			return err
+		}
+		f.seed, err = f.h.alloc(8)
 		return err
 	})
 	if err != nil {
@@ -93,8 +128,11 @@ func (f *FusedHDiT) Close() error {
 		return nil
 	}
 	return f.b.d.Do(func() error {
-		f.h.Free() // frees the history buffers too: they came from h.alloc
-		f.h, f.old = nil, nil
+		for _, j := range f.jobs {
+			j.free(f.b.d)
+		}
+		f.h.Free() // frees the history and seed buffers too: they came from h.alloc
+		f.h, f.old, f.jobs = nil, nil, nil
 		return nil
 	})
 }
@@ -153,17 +191,8 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 	d, kn, h := f.b.d, f.b.k, f.h
 	var p *hditPlan
 	var old uint64
-	var scratch []allocation // the σ network's outputs for every evaluation (pre)
-	var adaT uint64
-	defer func() {
-		d.Do(func() error {
-			for _, a := range scratch {
-				d.Free(a.ptr, a.size)
-			}
-			return nil
-		})
-	}()
-	pre := f.pre && len(sig) > 0
+	pre := (f.pre || f.graphs) && len(sig) > 0
+	var sigT, condT, scalT, adaT uint64 // with pre: the σ network's inputs and outputs for every evaluation
 	prep := func(i int) (float32, Prep) {
 		pr := Prep{Sigma: p.sigma}
 		e := next[i]
@@ -176,6 +205,73 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 		}
 		return sig[e], pr
 	}
+	// tables allocates (into scratch) and fills what the prologue reads; not capturable.
+	tables := func(scratch *[]allocation) error {
+		if !pre {
+			return nil
+		}
+		e := len(sig)
+		var bufs [4]uint64
+		for j, floats := range []int{e, e * h.cfg.MappingWidth, 4 * e, e * h.adaCols} {
+			ptr, size, err := d.Alloc(uint64(4 * floats))
+			if err != nil {
+				if IsOutOfMemory(err) {
+					return fmt.Errorf("%w: %w", ErrOutOfMemory, err)
+				}
+				return err
+			}
+			*scratch = append(*scratch, allocation{ptr, size})
+			bufs[j] = ptr
+		}
+		sigT, condT, scalT, adaT = bufs[0], bufs[1], bufs[2], bufs[3]
+		return d.Upload(sigT, F32Bytes(sig))
+	}
+	// prologue queues what starts a job after the uploads: the other candidates' context and
+	// mask, the σ network for every evaluation (with pre), the initial noise.
+	prologue := func() error {
+		for b := 1; b < k; b++ {
+			if err := d.Copy(p.ctx+uint64(4*b*n), p.ctx, uint64(4*n)); err != nil {
+				return err
+			}
+			if err := d.Copy(p.mask+uint64(4*b*hw), p.mask, uint64(4*hw)); err != nil {
+				return err
+			}
+		}
+		if pre {
+			if err := h.Conditioning(sigT, condT, scalT, adaT, len(sig)); err != nil {
+				return err
+			}
+		}
+		s, pr := prep(0)
+		return kn.SamplerStep(p.x, old, 0, p.ctx, p.mask, n, hw, k, 0, 0, 0, 0, job.Sigma0,
+			f.seed, job.InitNoise, false, s, pr)
+	}
+	// step queues step i: the network (captured inline, from a replayed graph, or launched)
+	// and the sampler kernel.
+	step := func(i int, inline bool) error {
+		st := job.Steps[i]
+		s, pr := prep(i + 1)
+		if !st.Eval {
+			return kn.SamplerStep(p.x, old, 0, p.ctx, p.mask, n, hw, k, 1, 0, 0, 0, st.G,
+				f.seed, st.Noise, false, s, pr)
+		}
+		var err error
+		switch {
+		case inline:
+			err = h.queue(p, true)
+		case pre:
+			err = h.RunPreconditioned(k, width)
+		default:
+			err = h.Run(k, width, true)
+		}
+		if err != nil {
+			return err
+		}
+		return kn.SamplerStep(p.x, old, p.out, p.ctx, p.mask, n, hw, k, 2, st.A, st.B, st.C, st.G,
+			f.seed, st.Noise, st.Keep, s, pr)
+	}
+	var seedBytes [8]byte
+	binary.LittleEndian.PutUint64(seedBytes[:], job.Seed)
 	err := d.Do(func() error {
 		var err error
 		if p, err = h.plan(k, width); err != nil {
@@ -188,86 +284,101 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 			}
 			f.old[key] = old
 		}
-		// the context and mask of one roll, then copies for the other candidates
+		if err := d.Upload(f.seed, seedBytes[:]); err != nil {
+			return err
+		}
+		// the context and mask of one roll; the prologue copies them for the others
 		if err := d.Upload(p.ctx, F32Bytes(job.Known)); err != nil {
 			return err
 		}
-		if err := d.Upload(p.mask, F32Bytes(job.Mask)); err != nil {
-			return err
-		}
-		for b := 1; b < k; b++ {
-			if err := d.Copy(p.ctx+uint64(4*b*n), p.ctx, uint64(4*n)); err != nil {
-				return err
-			}
-			if err := d.Copy(p.mask+uint64(4*b*hw), p.mask, uint64(4*hw)); err != nil {
-				return err
-			}
-		}
-		if pre {
-			e := len(sig)
-			var bufs [4]uint64
-			for j, floats := range []int{e, e * h.cfg.MappingWidth, 4 * e, e * h.adaCols} {
-				ptr, size, err := d.Alloc(uint64(4 * floats))
-				if err != nil {
-					if IsOutOfMemory(err) {
-						return fmt.Errorf("%w: %w", ErrOutOfMemory, err)
-					}
-					return err
-				}
-				scratch = append(scratch, allocation{ptr, size})
-				bufs[j] = ptr
-			}
-			adaT = bufs[3]
-			if err := d.Upload(bufs[0], F32Bytes(sig)); err != nil {
-				return err
-			}
-			if err := h.Conditioning(bufs[0], bufs[1], bufs[2], bufs[3], e); err != nil {
-				return err
-			}
-		}
-		s, pr := prep(0)
-		return kn.SamplerStep(p.x, old, 0, p.ctx, p.mask, n, hw, k, 0, 0, 0, 0, job.Sigma0,
-			job.Seed, job.InitNoise, false, s, pr)
+		return d.Upload(p.mask, F32Bytes(job.Mask))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fused inpaint: %w", err)
 	}
 	total := len(sig)
-	every := max(1, total/10)
-	evals, reported := 0, 0
-	for i, st := range job.Steps {
-		if err := ctx.Err(); err != nil {
-			d.Do(d.Sync) // let queued work finish before the buffers are reused
-			return nil, err
+	report := func(done int, reported *int) error {
+		if job.Progress == nil || done == *reported {
+			return nil
 		}
-		err := d.Do(func() error {
-			s, pr := prep(i + 1)
-			if !st.Eval {
-				return kn.SamplerStep(p.x, old, 0, p.ctx, p.mask, n, hw, k, 1, 0, 0, 0, st.G,
-					job.Seed, st.Noise, false, s, pr)
-			}
-			run := func() error { return h.Run(k, width, true) }
-			if pre {
-				run = func() error { return h.RunPreconditioned(k, width) }
-			}
-			if err := run(); err != nil {
+		if err := d.Do(d.Sync); err != nil {
+			return fmt.Errorf("fused inpaint: %w", err)
+		}
+		for ; *reported < done; *reported++ {
+			job.Progress(*reported + 1)
+		}
+		return nil
+	}
+	reported := 0
+	if f.graphs {
+		key := jobKey{k, width, fmt.Sprint(job.Sigma0, job.InitNoise, job.Steps)}
+		jg := f.jobs[key]
+		if jg == nil {
+			err := d.Do(func() error {
+				var err error
+				jg, err = f.capture(total, tables, prologue, step, job.Steps)
 				return err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("fused inpaint: capturing the job: %w", err)
 			}
-			return kn.SamplerStep(p.x, old, p.out, p.ctx, p.mask, n, hw, k, 2, st.A, st.B, st.C, st.G,
-				job.Seed, st.Noise, st.Keep, s, pr)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("fused inpaint: step %d: %w", i, err)
+			if len(f.jobs) >= maxJobGraphs {
+				d.Do(func() error {
+					for key, j := range f.jobs {
+						j.free(d)
+						delete(f.jobs, key)
+					}
+					return nil
+				})
+			}
+			f.jobs[key] = jg
 		}
-		if !st.Eval {
-			continue
-		}
-		if evals++; job.Progress != nil && (evals%every == 0 || evals == total) {
-			if err := d.Do(d.Sync); err != nil {
+		for c, g := range jg.chunks {
+			if err := ctx.Err(); err != nil {
+				d.Do(d.Sync) // let queued work finish before the buffers are reused
+				return nil, err
+			}
+			if err := d.Do(g.Launch); err != nil {
 				return nil, fmt.Errorf("fused inpaint: %w", err)
 			}
-			for ; reported < evals; reported++ {
-				job.Progress(reported + 1)
+			if err := report(jg.evals[c], &reported); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		var scratch []allocation
+		defer func() {
+			d.Do(func() error {
+				for _, a := range scratch {
+					d.Free(a.ptr, a.size)
+				}
+				return nil
+			})
+		}()
+		if err := d.Do(func() error {
+			if err := tables(&scratch); err != nil {
+				return err
+			}
+			return prologue()
+		}); err != nil {
+			return nil, fmt.Errorf("fused inpaint: %w", err)
+		}
+		every := max(1, total/10)
+		evals := 0
+		for i, st := range job.Steps {
+			if err := ctx.Err(); err != nil {
+				d.Do(d.Sync)
+				return nil, err
+			}
+			if err := d.Do(func() error { return step(i, false) }); err != nil {
+				return nil, fmt.Errorf("fused inpaint: step %d: %w", i, err)
+			}
+			if st.Eval {
+				if evals++; evals%every == 0 || evals == total {
+					if err := report(evals, &reported); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 	}
@@ -277,4 +388,42 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 		return nil, fmt.Errorf("fused inpaint: %w", err)
 	}
 	return out, nil
+}
+
+// capture records a job into graphs of about a tenth of its evaluations each: the prologue
+// and the first steps in the first, the network inline (no nested graphs). Call inside Do.
+func (f *FusedHDiT) capture(total int, tables func(*[]allocation) error, prologue func() error, step func(int, bool) error, steps []sampler.Step) (*jobGraph, error) {
+	jg := &jobGraph{}
+	if err := tables(&jg.scratch); err != nil {
+		jg.free(f.b.d)
+		return nil, err
+	}
+	per := max(1, (total+9)/10)
+	i, evals := 0, 0
+	for i < len(steps) || len(jg.chunks) == 0 {
+		target := min(total, evals+per)
+		g, err := f.b.d.Capture(func() error {
+			if len(jg.chunks) == 0 {
+				if err := prologue(); err != nil {
+					return err
+				}
+			}
+			for ; i < len(steps) && (evals < target || !steps[i].Eval); i++ {
+				if err := step(i, true); err != nil {
+					return err
+				}
+				if steps[i].Eval {
+					evals++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			jg.free(f.b.d)
+			return nil, err
+		}
+		jg.chunks = append(jg.chunks, g)
+		jg.evals = append(jg.evals, evals)
+	}
+	return jg, nil
 }

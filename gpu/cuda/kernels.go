@@ -295,7 +295,8 @@ func (k *Kernels) Axpby(dst, x, y uint64, a, b float32, n int) error {
 // gpu/kernels/sampler.cu): mode 0 starts x at known + g·ε, 1 re-noises x, 2 applies
 // x = a·x + b·dv + c·(dv − old) + g·ε with dv = d where mask is set and known elsewhere
 // (and old = dv when keep). Noise is the engine's Philox stream (noiseStep<<16 | candidate)
-// of seed. When sigmaNext > 0 the next evaluation is prepared too (see Prep).
+// of the 64-bit seed stored at the device address seed (low word first). When sigmaNext > 0
+// the next evaluation is prepared too (see Prep).
 func (k *Kernels) SamplerStep(x, old, d, known, mask uint64, n, hw, cands, mode int, a, b, c, g float32,
 	seed uint64, noiseStep int, keep bool, sigmaNext float32, prep Prep) error {
 	f := k.fn["sampler_step"]
@@ -311,7 +312,7 @@ func (k *Kernels) SamplerStep(x, old, d, known, mask uint64, n, hw, cands, mode 
 		kp = 1
 	}
 	return k.d.Launch(f, Dim{X: uint32((threads + 255) / 256)}, Dim{X: 256}, 0, x, old, d, known, mask,
-		int64(n), hw, cands, mode, a, b, c, g, uint32(seed), uint32(seed>>32), int64(noiseStep), kp,
+		int64(n), hw, cands, mode, a, b, c, g, seed, int64(noiseStep), kp,
 		prep.Sigma, sigmaNext, prep.Scal, prep.SigmaData, prep.AdaSrc, prep.AdaDst, prep.AdaCols)
 }
 

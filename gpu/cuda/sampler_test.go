@@ -25,7 +25,8 @@ func TestSamplerStepKernel(t *testing.T) {
 			mask[i] = 1
 		}
 	}
-	const seed, step = 0x1234_5678_9abc, 5
+	const step = 5
+	var seed uint64 = 0x1234_5678_9abc
 	const adaCols = 5000 // more than the candidates' threads: the grid must cover it
 	ada := randn(r, adaCols, 1)
 	eps := make([]float32, cands*n)
@@ -50,14 +51,15 @@ func TestSamplerStepKernel(t *testing.T) {
 			db, kb, mb := d.tbuf(t, dd), d.tbuf(t, known), d.tbuf(t, mask)
 			sig, scal, adaDst := d.poisoned(t, cands), d.poisoned(t, 4*cands), d.poisoned(t, adaCols)
 			adaSrc := d.tbuf(t, ada)
+			sb := d.tbuf(t, []float32{math.Float32frombits(uint32(seed)), math.Float32frombits(uint32(seed >> 32))})
 			defer func() {
-				for _, bb := range []buf{x, old, db, kb, mb, sig, scal, adaSrc, adaDst} {
+				for _, bb := range []buf{x, old, db, kb, mb, sig, scal, adaSrc, adaDst, sb} {
 					d.Free(bb.ptr, bb.size)
 				}
 			}()
 			prep := Prep{Sigma: sig.ptr, Scal: scal.ptr, SigmaData: 0.5, AdaSrc: adaSrc.ptr, AdaDst: adaDst.ptr, AdaCols: adaCols}
 			if err := k.SamplerStep(x.ptr, old.ptr, db.ptr, kb.ptr, mb.ptr, n, hw, cands, c.mode, c.a, c.b, c.c, c.g,
-				seed, step, c.keep, 0.25, prep); err != nil {
+				sb.ptr, step, c.keep, 0.25, prep); err != nil {
 				return err
 			}
 			wantX, wantOld := make([]float64, cands*n), f64(old0)

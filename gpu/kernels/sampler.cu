@@ -34,7 +34,8 @@ __device__ __forceinline__ void philox_normal4(unsigned long long blk, uint32_t 
 //   mode 2 (after D):  dv = mask ? d : known; x = A·x + B·dv (+ C·(dv − old) when C ≠ 0)
 //                      (+ G·ε when G ≠ 0); old = dv when keep
 // ε of candidate b at noise step s is element j of Philox stream (s<<16 | b), i.e. offset
-// (s<<16 | b)·2³², as pianoroll.Normal draws it on the host.
+// (s<<16 | b)·2³², as pianoroll.Normal draws it on the host; the 64-bit seed is read from
+// device memory (seed[0] low word), so one captured graph serves every seed.
 // When sigmaNext > 0 (the σ of the next evaluation) the kernel also prepares that evaluation,
 // so a replayed graph needs no copy from the host: threads t < K store sigmaNext into
 // sigmaOut[t] and, when scalOut is set, the EDM scalings (c_in, c_skip, c_out, c_noise) into
@@ -42,7 +43,7 @@ __device__ __forceinline__ void philox_normal4(unsigned long long blk, uint32_t 
 // adaptive-norm row adaSrc[t] (precomputed for that σ) into adaDst[t] when adaSrc is set.
 extern "C" __global__ void sampler_step(float* x, float* old, const float* d, const float* known, const float* mask,
                                         long long n, int hw, int K, int mode, float A, float B, float C, float G,
-                                        unsigned seedLo, unsigned seedHi, long long noiseStep, int keep,
+                                        const unsigned* seed, long long noiseStep, int keep,
                                         float* sigmaOut, float sigmaNext, float* scalOut, float sigmaData,
                                         const float* adaSrc, float* adaDst, int adaCols) {
   const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -67,7 +68,7 @@ extern "C" __global__ void sampler_step(float* x, float* old, const float* d, co
   float z[4] = {0.f, 0.f, 0.f, 0.f};
   if (G != 0.f) {
     const unsigned long long stream = ((unsigned long long)noiseStep << 16) | (unsigned)b;
-    philox_normal4((stream << 30) + (unsigned long long)(j >> 2), seedLo, seedHi, z);
+    philox_normal4((stream << 30) + (unsigned long long)(j >> 2), seed[0], seed[1], z);
   }
   const float4 kv = *reinterpret_cast<const float4*>(known + i);
   float4 xv;

@@ -36,14 +36,18 @@ if [[ $STAGES == *a* ]]; then
 	say "== a: checks"
 	"$BIN/cuda.test" -test.v -test.run 'SamplerStep|RandNMatches|OutOfMemory' 2>&1 | keep "$pat"
 	(cd gpu/models/pianoroll && "$BIN/pianoroll.test" -test.v -test.run 'Parity|Fused|Leakage|Normal') 2>&1 | keep "$pat"
-	say "-- the same device loop with the σ network inside every step's graph (LATENT_FUSED_PRECOND=0)"
-	(cd gpu/models/pianoroll && LATENT_FUSED_PRECOND=0 "$BIN/pianoroll.test" -test.v -test.run 'FusedSampler') 2>&1 | keep "$pat"
+	say "-- the device loop launched step by step (LATENT_FUSED_GRAPH=0), and without the σ-network hoisting too"
+	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 "$BIN/pianoroll.test" -test.v -test.run 'FusedSampler') 2>&1 | keep "$pat"
+	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 LATENT_FUSED_PRECOND=0 "$BIN/pianoroll.test" -test.v -test.run 'FusedSampler') 2>&1 | keep "$pat"
 fi
 if [[ $STAGES == *b* ]]; then
 	say "== b: Go inpaint, 32 bars, 30 steps, U = 2 (60 evaluations)"
 	(cd gpu/models/pianoroll && "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/(candidates|progress)' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
-	say "-- LATENT_FUSED_PRECOND=0 (σ network inside every step's graph), then the default again (spread)"
-	(cd gpu/models/pianoroll && LATENT_FUSED_PRECOND=0 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
+	say "-- LATENT_FUSED_GRAPH=0 (step by step: a graph launch and a kernel per step)"
+	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
+	say "-- LATENT_FUSED_GRAPH=0 LATENT_FUSED_PRECOND=0 (and the σ network inside every step's graph)"
+	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 LATENT_FUSED_PRECOND=0 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
+	say "-- the default again (spread)"
 	(cd gpu/models/pianoroll && "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
 	(cd gpu/models/pianoroll && timeout 90 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/opbyop' -test.benchtime 3x) 2>&1 | keep 'Benchmark|FAIL|panic'
 fi
