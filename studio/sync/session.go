@@ -192,9 +192,10 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	close(s.lost) // not connected yet
 
 	var local *record
-	if b, err := cfg.Local.Get(localKey(cfg.Project)); err == nil {
+	raw, err := cfg.Local.Get(localKey(cfg.Project))
+	if err == nil {
 		var r record
-		if json.Unmarshal(b, &r) == nil && r.Project == cfg.Project {
+		if json.Unmarshal(raw, &r) == nil && r.Project == cfg.Project {
 			local = &r
 		}
 	}
@@ -219,6 +220,10 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 			}
 		} else if !reachable {
 			return nil, fmt.Errorf("open %s offline: the copy on this device is unreadable: %w", cfg.Project, err)
+		} else if local.Dirty {
+			// never overwrite what may be someone's work: keep it aside and say so
+			cfg.Local.Put(localKey(cfg.Project)+".unreadable", raw)
+			s.note = "this device's unsaved copy could not be read; it was kept aside and the server's song opened"
 		}
 	}
 	if doc == nil {
@@ -241,8 +246,9 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.writeLocal(); err != nil {
-		s.cancel()
-		return nil, err
+		// a full or blocked store must not keep a project closed; the status bar says it
+		s.note = "edits are not kept on this device: " + err.Error()
+		s.state.Note = s.note
 	}
 	s.stopWatch = doc.Watch(func() {
 		select {
@@ -408,8 +414,9 @@ func (s *Session) run() {
 		case <-s.ctx.Done():
 			return
 		case <-s.edits:
+			var lerr error
 			if !s.localIsCurrent() {
-				s.writeLocal() // the mask too: a reload finds it as it was painted
+				lerr = s.writeLocal() // the mask too: a reload finds it as it was painted
 			}
 			if !s.dirty() {
 				continue // selection, mask: not part of the song file
@@ -421,7 +428,10 @@ func (s *Session) run() {
 			due := min(s.cfg.Debounce, first.Add(s.cfg.MaxDelay).Sub(now))
 			timer.Reset(max(due, 0))
 			s.setState(func(st *State) {
-				if st.Kind == Saved || st.Kind == Failed {
+				switch {
+				case lerr != nil: // shown until a write succeeds: a crash now would lose edits
+					st.Kind, st.Err = Failed, lerr
+				case st.Kind == Saved || st.Kind == Failed:
 					st.Kind, st.Err = Unsaved, nil
 				}
 			})

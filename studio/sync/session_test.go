@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -158,5 +159,56 @@ func TestStateStrings(t *testing.T) {
 		if got := st.String(); got != want {
 			t.Errorf("%q, want %q", got, want)
 		}
+	}
+}
+
+// fullStore reads but refuses writes, as a browser whose storage quota is used up.
+type fullStore struct{ *MemoryStore }
+
+func (fullStore) Put(string, []byte) error { return errors.New("quota exceeded") }
+
+func TestAFullLocalStoreDoesNotKeepTheProjectClosed(t *testing.T) {
+	mem := NewMemoryStore()
+	d := rolldoc.New()
+	d.AddNote(pianoroll.Note{Start: 0, Dur: 4, Pitch: 60, Vel: 90})
+	midi, _ := d.MIDI()
+	rec, _ := json.Marshal(record{Project: "p1", Base: 2, MIDI: midi})
+	mem.Put(localKey("p1"), rec)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Open(ctx, Config{Server: deadServer(t), Project: "p1", Local: fullStore{mem}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !strings.Contains(s.State().Note, "not kept on this device") {
+		t.Fatalf("state %v", s.State())
+	}
+	s.Doc().AddNote(pianoroll.Note{Start: 8, Dur: 4, Pitch: 62, Vel: 90})
+	waitFor(t, func() bool { st := s.State(); return st.Kind == Failed && strings.Contains(st.String(), "quota") })
+}
+
+func TestAnUnreadableLocalCopyIsKeptAside(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := rolldoc.New().MIDI()
+		w.Header().Set("X-Project-Version", "4")
+		w.Write(b)
+	}))
+	defer srv.Close()
+	local := NewMemoryStore()
+	rec, _ := json.Marshal(record{Project: "p1", Base: 3, Dirty: true, MIDI: []byte("garbage")})
+	local.Put(localKey("p1"), rec)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Open(ctx, Config{Server: srv.URL, Project: "p1", Local: local, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, err := local.Get(localKey("p1") + ".unreadable"); err != nil || !bytes.Equal(b, rec) {
+		t.Fatalf("kept aside: %q %v", b, err)
+	}
+	if !strings.Contains(s.State().Note, "kept aside") {
+		t.Fatalf("note %q", s.State().Note)
 	}
 }
