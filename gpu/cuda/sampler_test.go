@@ -1,11 +1,16 @@
 package cuda
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"time"
 
 	"latentstudio/gpu"
+	"latentstudio/gpu/sampler"
 )
 
 // The sampler_step kernel in each mode against the same arithmetic in float64 on the host,
@@ -101,5 +106,119 @@ func TestSamplerStepKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestFusedInpaintTimeline (LATENT_PROFILE=1, GPU machine) splits a 32-bar fused inpaint
+// (30 DPM++ 2M SDE steps, U = 2, random weights) into its parts, with CUDA events: the job's
+// graphs, the 60 network passes alone, the 90 sampler kernels alone (with and without noise),
+// and the final download, beside the host's wall time for Sample.
+func TestFusedInpaintTimeline(t *testing.T) {
+	if os.Getenv("LATENT_PROFILE") == "" {
+		t.Skip("LATENT_PROFILE not set")
+	}
+	gb, _ := backendsOrSkip(t)
+	cfg := `{"roll_channels":3,"in_channels":8,"patch":[4,4],"widths":[64,128,256,384],"depths":[1,1,1,2],` +
+		`"window":[8,8],"global_from":2,"head_dim":64,"ff_mult":2,"mapping_width":256,"rope_base":1000,"sigma_data":0.5}`
+	dev, err := gb.FuseHDiT([]byte(cfg), weightsOf(randomHDiTWeights(DefaultHDiT, 3)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := dev.(*FusedHDiT)
+	defer f.Close()
+	steps, err := sampler.Program("dpm++2m-sde", sampler.RePaint(sampler.Karras(30, 0.01, 10, 7), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const width = 512
+	hw := 128 * width
+	known, mask := make([]float32, 3*hw), make([]float32, hw)
+	for r := 0; r < 128; r++ {
+		for c := 128; c < 256; c++ {
+			mask[r*width+c] = 1
+		}
+	}
+	d, k := gb.d, gb.k
+	timed := func(f func() error) float32 {
+		var ms float32
+		err := d.Do(func() error {
+			tm, err := d.NewTimer()
+			if err != nil {
+				return err
+			}
+			defer tm.Destroy()
+			d.Start(tm)
+			if err := f(); err != nil {
+				return err
+			}
+			d.Stop(tm)
+			ms, err = tm.Milliseconds()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	for _, cands := range []int{1, 16} {
+		job := sampler.DeviceJob{Known: known, Mask: mask, Channels: 3, Candidates: cands, Seed: 1,
+			Sigma0: float32(steps[0].Sigma), InitNoise: 99, Steps: steps}
+		if _, err := f.Sample(context.Background(), job); err != nil { // captures
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		if _, err := f.Sample(context.Background(), job); err != nil {
+			t.Fatal(err)
+		}
+		wall := time.Since(t0)
+		jg := f.jobs[jobKey{cands, width, fmt.Sprint(job.Sigma0, job.InitNoise, job.Steps)}]
+		graphs := timed(func() error {
+			for _, g := range jg.chunks {
+				if err := g.Launch(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		p := f.h.plans[[2]int{cands, width}]
+		old := f.old[[2]int{cands, width}]
+		nets := timed(func() error {
+			for range 60 {
+				if err := f.h.RunPreconditioned(cands, width); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		kernels := func(noise bool) float32 {
+			return timed(func() error {
+				for _, st := range steps {
+					g, mode, dd := st.G, 1, uint64(0)
+					if !noise {
+						g = 0
+					}
+					if st.Eval {
+						mode, dd = 2, p.out
+					}
+					if err := k.SamplerStep(p.x, old, dd, p.ctx, p.mask, 3*hw, hw, cands, mode, st.A, st.B, st.C, g,
+						f.seed, st.Noise, st.Keep, 0, Prep{Sigma: p.sigma}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		withNoise, without := kernels(true), kernels(false)
+		out := make([]byte, 4*cands*3*hw)
+		var dl time.Duration
+		d.Do(func() error {
+			d.Sync()
+			t1 := time.Now()
+			err := d.Download(out, p.x)
+			dl = time.Since(t1)
+			return err
+		})
+		t.Logf("TIMELINE K=%d: Sample wall %.2f ms; device: job graphs %.2f ms, 60 networks alone %.2f ms, %d sampler kernels %.2f ms (without noise %.2f ms); download %.2f ms",
+			cands, float64(wall.Microseconds())/1000, graphs, nets, len(steps), withNoise, without, float64(dl.Microseconds())/1000)
 	}
 }
