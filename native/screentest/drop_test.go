@@ -1,0 +1,76 @@
+package screentest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"latentstudio/studio/pianoroll"
+)
+
+// TestDropMIDI drops files on the window through XDND, as from a file manager: a corrupt .mid
+// and a 60 MB one are refused with a message and leave the song as it was; a real MIDI file
+// replaces the song, shows its notes and is saved to the project.
+func TestDropMIDI(t *testing.T) {
+	needXvfb(t)
+	dir := t.TempDir()
+	song := &pianoroll.Song{}
+	for i := range 12 {
+		song.Notes = append(song.Notes, pianoroll.Note{Start: 4 * i, Dur: 3, Pitch: uint8(60 + i%5*2), Vel: 90})
+	}
+	var mid bytes.Buffer
+	if err := pianoroll.Write(&mid, song); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "twelve notes.mid")
+	bad := filepath.Join(dir, "corrupt.mid")
+	big := filepath.Join(dir, "huge.mid")
+	os.WriteFile(good, mid.Bytes(), 0o644)
+	os.WriteFile(bad, []byte("MThd this is not a MIDI file at all"), 0o644)
+	if f, err := os.Create(big); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Truncate(60 << 20) // sparse: 60 MB on paper, nothing on disk
+		f.Close()
+	}
+
+	x := startXvfb(t, 1280, 800)
+	a := startApp(t, x, true)
+	open := a.waitFor("the project to open", 60*time.Second, func(s state) bool { return s.Ready && s.View.StepW > 0 })
+	a.measure(open)
+	v := open.st.View
+	cx, cy := int(v.GridX+v.GridW/2), int(v.GridY+v.GridH/2)
+	d := newXdnd(t, x.display)
+	win := windowID(t, a.window)
+
+	d.drop(win, cx, cy, bad)
+	got := a.waitFor("the corrupt file refused", 10*time.Second, func(s state) bool { return strings.Contains(s.LastError, "corrupt.mid") }).st
+	if !strings.Contains(got.LastError, "could not open corrupt.mid") || !strings.Contains(got.LastError, "unchanged") || got.Notes != 0 {
+		t.Fatalf("corrupt file: %q, %d notes", got.LastError, got.Notes)
+	}
+
+	d.drop(win, cx, cy, big)
+	got = a.waitFor("the huge file refused", 10*time.Second, func(s state) bool { return strings.Contains(s.LastError, "huge.mid") }).st
+	if !strings.Contains(got.LastError, "60 MB") || !strings.Contains(got.LastError, "refused") || got.Notes != 0 {
+		t.Fatalf("60 MB file: %q, %d notes", got.LastError, got.Notes)
+	}
+
+	d.drop(win, cx, cy, good)
+	a.park(open.st)
+	dropped := a.waitFor("the dropped song", 10*time.Second, func(s state) bool { return s.Notes == len(song.Notes) })
+	saveTo(t, "desktop-drop", dropped.img)
+	a.waitFor("the dropped song saved", 20*time.Second, func(s state) bool { return s.Connection == "saved" && s.Version > 1 })
+	saved := savedSong(t, a.data, a.project)
+	if len(saved.Notes) != len(song.Notes) {
+		t.Fatalf("saved %d notes, dropped %d", len(saved.Notes), len(song.Notes))
+	}
+	for i, n := range saved.Notes {
+		w := song.Notes[i]
+		if n.Start != w.Start || n.Dur != w.Dur || n.Pitch != w.Pitch || n.Vel != w.Vel {
+			t.Fatalf("saved note %d: %+v, dropped %+v", i, n, w)
+		}
+	}
+}
