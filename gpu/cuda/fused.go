@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"unsafe"
@@ -311,7 +312,7 @@ func (f *FusedHDiT) Sample(ctx context.Context, job sampler.DeviceJob) ([]float3
 	}
 	reported := 0
 	if f.graphs {
-		key := jobKey{k, width, fmt.Sprint(job.Sigma0, job.InitNoise, job.Steps)}
+		key := jobKey{k, width, programKey(job)}
 		jg := f.jobs[key]
 		if jg == nil {
 			err := d.Do(func() error {
@@ -426,4 +427,28 @@ func (f *FusedHDiT) capture(total int, tables func(*[]allocation) error, prologu
 		jg.evals = append(jg.evals, evals)
 	}
 	return jg, nil
+}
+
+// programKey is what a captured job depends on besides the plan: the start and every step's
+// numbers, as bytes.
+func programKey(job sampler.DeviceJob) string {
+	b := make([]byte, 0, 16+40*len(job.Steps))
+	b = binary.LittleEndian.AppendUint32(b, math.Float32bits(job.Sigma0))
+	b = binary.LittleEndian.AppendUint64(b, uint64(job.InitNoise))
+	for _, st := range job.Steps {
+		flags := byte(0)
+		if st.Eval {
+			flags |= 1
+		}
+		if st.Keep {
+			flags |= 2
+		}
+		b = append(b, flags)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(st.Sigma))
+		for _, v := range []float32{st.A, st.B, st.C, st.G} {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		}
+		b = binary.LittleEndian.AppendUint64(b, uint64(st.Noise))
+	}
+	return string(b)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"latentstudio/gpu"
+	"latentstudio/gpu/sampler"
 )
 
 // Host-side helpers, checked everywhere (CI has no GPU).
@@ -95,5 +96,35 @@ func TestOutOfMemoryWrapsTheFrontsError(t *testing.T) {
 	err := fmt.Errorf("hdit: %w", ErrOutOfMemory)
 	if !errors.Is(err, gpu.ErrOutOfMemory) || !errors.Is(err, ErrOutOfMemory) {
 		t.Errorf("%v does not wrap gpu.ErrOutOfMemory and cuda.ErrOutOfMemory", err)
+	}
+}
+
+// A captured job is reused only for the same program: every number of a step is in the key.
+func TestProgramKeyTellsProgramsApart(t *testing.T) {
+	steps, err := sampler.Program("dpm++2m-sde", sampler.RePaint(sampler.Karras(5, 0.01, 10, 7), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := sampler.DeviceJob{Sigma0: 10, InitNoise: 12, Steps: steps, Seed: 1}
+	base := programKey(job)
+	same := job
+	same.Seed, same.Steps = 99, append([]sampler.Step(nil), steps...)
+	if programKey(same) != base {
+		t.Error("the seed or a copy of the steps changed the key")
+	}
+	for i, change := range []func(j *sampler.DeviceJob){
+		func(j *sampler.DeviceJob) { j.Sigma0 = 9 },
+		func(j *sampler.DeviceJob) { j.InitNoise = 13 },
+		func(j *sampler.DeviceJob) { j.Steps[3].C *= 1.0001 },
+		func(j *sampler.DeviceJob) { j.Steps[2].Noise++ },
+		func(j *sampler.DeviceJob) { j.Steps[0].Keep = !j.Steps[0].Keep },
+		func(j *sampler.DeviceJob) { j.Steps = j.Steps[:len(j.Steps)-1] },
+	} {
+		j := job
+		j.Steps = append([]sampler.Step(nil), steps...)
+		change(&j)
+		if programKey(j) == base {
+			t.Errorf("change %d left the key unchanged", i)
+		}
 	}
 }

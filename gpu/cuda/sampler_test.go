@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -171,7 +170,7 @@ func TestFusedInpaintTimeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		wall := time.Since(t0)
-		jg := f.jobs[jobKey{cands, width, fmt.Sprint(job.Sigma0, job.InitNoise, job.Steps)}]
+		jg := f.jobs[jobKey{cands, width, programKey(job)}]
 		graphs := timed(func() error {
 			for _, g := range jg.chunks {
 				if err := g.Launch(); err != nil {

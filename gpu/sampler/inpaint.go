@@ -166,21 +166,36 @@ func (p *prepared) finish(x0, mask, x []float32, req Inpainting) *Result {
 	c, k, n := p.c, p.k, len(x0)
 	hw := len(mask)
 	res := &Result{Candidates: make([][]float32, k), Notes: make([]int, k), Seeds: make([]int, k)}
+	// the masked cells as runs of one mask row, so a candidate is a copy of x0 and a clipped
+	// copy of x over each run (masks are mostly a few boxes)
+	type run struct{ from, to int }
+	var runs []run
+	for i := 0; i < hw; {
+		if mask[i] == 0 {
+			i++
+			continue
+		}
+		j := i
+		for j < hw && mask[j] != 0 {
+			j++
+		}
+		runs = append(runs, run{i, j})
+		i = j
+	}
 	one := func(b int) {
 		out := make([]float32, n)
-		for ch := 0; ch < c; ch++ {
-			for i, m := range mask {
-				v := x0[ch*hw+i]
-				if m != 0 {
-					v = min(max(x[b*n+ch*hw+i], -1), 1)
-				}
-				out[ch*hw+i] = v
-			}
-		}
+		copy(out, x0)
 		notes := 0
-		for i, m := range mask {
-			if m != 0 && out[i] > req.NoteThreshold {
-				notes++
+		for ch := 0; ch < c; ch++ {
+			src, dst := x[b*n+ch*hw:b*n+(ch+1)*hw], out[ch*hw:(ch+1)*hw]
+			for _, r := range runs {
+				for i := r.from; i < r.to; i++ {
+					v := min(max(src[i], -1), 1)
+					dst[i] = v
+					if ch == 0 && v > req.NoteThreshold {
+						notes++
+					}
+				}
 			}
 		}
 		res.Candidates[b], res.Notes[b], res.Seeds[b] = out, notes, b
