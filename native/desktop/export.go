@@ -27,7 +27,7 @@ func ExportFile(dir, name, ext string, data []byte) (string, error) {
 		return "", fmt.Errorf("export: %w", err)
 	}
 	base := fileName(name)
-	tmp, err := os.CreateTemp(dir, ".export-*"+ext)
+	tmp, err := os.CreateTemp(dir, ".export-*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("export: %w", err)
 	}

@@ -13,7 +13,8 @@ import (
 
 // TestDropMIDI drops files on the window through XDND, as from a file manager: a corrupt .mid
 // and a 60 MB one are refused with a message and leave the song as it was; a real MIDI file
-// replaces the song, shows its notes and is saved to the project.
+// replaces the song, shows its notes and is saved to the project. Ctrl+E then exports it as a
+// file in the export folder, named after the project.
 func TestDropMIDI(t *testing.T) {
 	needXvfb(t)
 	dir := t.TempDir()
@@ -72,5 +73,39 @@ func TestDropMIDI(t *testing.T) {
 		if n.Start != w.Start || n.Dur != w.Dur || n.Pitch != w.Pitch || n.Vel != w.Vel {
 			t.Fatalf("saved note %d: %+v, dropped %+v", i, n, w)
 		}
+	}
+
+	a.x.xdotool(t, "key", "--window", a.window, "ctrl+e")
+	path, ex := exported(t, a, filepath.Join(a.home, "export"))
+	if !strings.HasPrefix(filepath.Base(path), "Desktop ") || len(ex.Notes) != len(song.Notes) {
+		t.Fatalf("export %s: %d notes", path, len(ex.Notes))
+	}
+	if !strings.Contains(a.out.String(), "exported "+path) {
+		t.Fatalf("the app did not say where the export went:\n%s", a.out.String())
+	}
+}
+
+// exported waits for the one MIDI file in dir and parses it.
+func exported(t *testing.T, a *app, dir string) (string, *pianoroll.Song) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "[^.]*.mid")) // not the hidden temp file
+		if len(files) == 1 {
+			b, err := os.ReadFile(files[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			song, err := pianoroll.Parse(b)
+			if err != nil {
+				t.Fatalf("exported %s: %v", files[0], err)
+			}
+			return files[0], song
+		}
+		if len(files) > 1 {
+			t.Fatalf("several exports: %v", files)
+		}
+		a.checkRunning(deadline, "for the exported file in "+dir)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
