@@ -118,11 +118,17 @@ func edit(d *Doc, next func(n int) int) string {
 	case 3:
 		d.DeleteNotes(ids())
 		return "delete"
-	case 4:
-		d.MoveNotes(ids(), next(41)-20, next(25)-12)
+	case 4: // a drag: a few moves of the same notes
+		ns := ids()
+		for range 1 + next(4) {
+			d.MoveNotes(ns, next(41)-20, next(25)-12)
+		}
 		return "move"
 	case 5:
-		d.ResizeNotes(ids(), next(9)-4, next(17)-8)
+		ns := ids()
+		for range 1 + next(3) {
+			d.ResizeNotes(ns, next(9)-4, next(17)-8)
+		}
 		return "resize"
 	case 6:
 		d.SetVelocity(ids(), next(140)-5)

@@ -66,6 +66,34 @@ type noteEdit struct {
 	removed, added      []Note
 	selBefore, selAfter []NoteID
 	selChange           bool
+	gesture             *gesture // a move or resize that a drag may redo from its start
+}
+
+// gesture is the total of a drag so far, so that each step of it is computed from where the
+// notes were when it began: a note dragged over others and on does not eat them.
+type gesture struct {
+	key    string
+	dA, dB int // move: steps, pitches; resize: start, end
+}
+
+// restart reverts the open drag step with this key (if it is the newest step) and returns it
+// with its totals; the caller redoes the whole drag from the notes' starting positions.
+func (d *Doc) restart(key string) (prev *noteEdit, dA, dB int) {
+	top, open := d.stack.Open()
+	e, ok := top.(*noteEdit)
+	if !open || !ok || e.gesture == nil || e.gesture.key != key {
+		return nil, 0, 0
+	}
+	e.Undo()
+	d.stack.Drop()
+	return e, e.gesture.dA, e.gesture.dB
+}
+
+// resume puts a restarted drag back when its replacement failed.
+func (d *Doc) resume(prev *noteEdit) {
+	if prev != nil {
+		d.stack.Do(prev)
+	}
 }
 
 func (e *noteEdit) Do() {
@@ -130,6 +158,7 @@ type change struct {
 	set          []Note
 	del          []NoteID
 	selectSet    bool // the selection becomes the notes of set that survive
+	gesture      *gesture
 }
 
 // apply resolves overlaps (edited notes win: a note they cover is cut short where it started
@@ -227,7 +256,7 @@ func (d *Doc) apply(c change) ([]NoteID, error) {
 		trimmed = append(trimmed, o)
 	}
 
-	e := &noteEdit{d: d, label: c.label, merge: c.merge}
+	e := &noteEdit{d: d, label: c.label, merge: c.merge, gesture: c.gesture}
 	for id := range deleted {
 		if old, ok := d.byID[id]; ok && !edited[id] {
 			e.removed = append(e.removed, old)
@@ -350,35 +379,44 @@ func (d *Doc) DeleteSelection() error {
 
 // MoveNotes moves notes by steps and pitches, relative to where they are now. The move is
 // clamped as a whole so that every note stays within 0..127 and 0..MaxSteps (a drag stops at
-// the edge; the chord keeps its shape). Consecutive moves of the same notes are one undo step
-// until EndGesture. It returns the delta that was applied.
+// the edge; the chord keeps its shape). Consecutive moves of the same notes are one drag and
+// one undo step until EndGesture; each is computed from where the notes were when the drag
+// began, so notes passed over come back once the dragged ones move on. It returns the delta
+// that was applied.
 func (d *Doc) MoveNotes(ids []NoteID, dSteps, dPitch int) (int, int, error) {
 	d.lock()
 	defer d.unlock()
 	ns := d.pick(ids)
-	if len(ns) == 0 {
+	if len(ns) == 0 || dSteps == 0 && dPitch == 0 {
 		return 0, 0, nil
 	}
+	key := mergeKey("move", ns)
+	prev, a, b := d.restart(key)
+	ns = d.pick(ids) // where the drag began
 	minS, maxE, minP, maxP := MaxSteps, 0, 127, 0
 	for _, n := range ns {
 		minS, maxE = min(minS, n.Start), max(maxE, n.End())
 		minP, maxP = min(minP, int(n.Pitch)), max(maxP, int(n.Pitch))
 	}
-	dSteps = max(min(dSteps, MaxSteps-maxE), -minS)
-	dPitch = max(min(dPitch, 127-maxP), -minP)
-	if dSteps == 0 && dPitch == 0 {
-		return 0, 0, nil
+	tS := max(min(a+dSteps, MaxSteps-maxE), -minS)
+	tP := max(min(b+dPitch, 127-maxP), -minP)
+	if tS == 0 && tP == 0 {
+		return -a, -b, nil // back where it began: the drag changes nothing
 	}
 	for i := range ns {
-		ns[i].Start += dSteps
-		ns[i].Pitch = uint8(int(ns[i].Pitch) + dPitch)
+		ns[i].Start += tS
+		ns[i].Pitch = uint8(int(ns[i].Pitch) + tP)
 	}
-	_, err := d.apply(change{label: "Move notes", merge: mergeKey("move", ns), set: ns})
-	return dSteps, dPitch, err
+	if _, err := d.apply(change{label: "Move notes", merge: key, set: ns, gesture: &gesture{key, tS, tP}}); err != nil {
+		d.resume(prev)
+		return 0, 0, err
+	}
+	return tS - a, tP - b, nil
 }
 
 // ResizeNotes moves the start and end edges of notes by steps (a note keeps at least one
-// step; a start stays ≥ 0). Consecutive resizes of the same notes are one undo step.
+// step; a start stays ≥ 0). Consecutive resizes of the same notes are one drag, computed from
+// where it began, and one undo step.
 func (d *Doc) ResizeNotes(ids []NoteID, dStart, dEnd int) error {
 	d.lock()
 	defer d.unlock()
@@ -386,13 +424,23 @@ func (d *Doc) ResizeNotes(ids []NoteID, dStart, dEnd int) error {
 	if len(ns) == 0 || dStart == 0 && dEnd == 0 {
 		return nil
 	}
+	key := mergeKey("resize", ns)
+	prev, a, b := d.restart(key)
+	ns = d.pick(ids)
+	tA, tB := a+dStart, b+dEnd
+	if tA == 0 && tB == 0 {
+		return nil
+	}
 	for i, n := range ns {
-		s := max(0, min(n.Start+dStart, n.End()-1))
-		e := min(max(n.End()+dEnd, s+1), MaxSteps)
+		s := max(0, min(n.Start+tA, n.End()-1))
+		e := min(max(n.End()+tB, s+1), MaxSteps)
 		ns[i].Start, ns[i].Dur = s, e-s
 	}
-	_, err := d.apply(change{label: "Resize notes", merge: mergeKey("resize", ns), set: ns})
-	return err
+	if _, err := d.apply(change{label: "Resize notes", merge: key, set: ns, gesture: &gesture{key, tA, tB}}); err != nil {
+		d.resume(prev)
+		return err
+	}
+	return nil
 }
 
 // SetVelocity sets the velocity (clamped to 1..127) of notes; nil ids: the selection.

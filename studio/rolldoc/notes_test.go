@@ -303,9 +303,9 @@ func TestWatchIsCalledAfterChanges(t *testing.T) {
 	}
 }
 
-// A drag across other notes of its pitch replaces and trims them step by step; undoing the
-// drag (one step) gives every one of them back.
-func TestDragAcrossNotesUndoesInOneStep(t *testing.T) {
+// A drag across other notes of its pitch trims or replaces them while it covers them and
+// gives them back once it has moved on; the whole drag is one undo step.
+func TestDragAcrossNotesGivesThemBack(t *testing.T) {
 	d := New()
 	for s := 8; s < 64; s += 8 {
 		mustAdd(t, d, s, 6, 60)
@@ -313,19 +313,40 @@ func TestDragAcrossNotesUndoesInOneStep(t *testing.T) {
 	mover := mustAdd(t, d, 0, 4, 60)
 	d.EndGesture()
 	before := snapshot(d)
-	for range 70 {
+	for range 17 {
 		d.MoveNotes([]NoteID{mover}, 1, 0)
 		if err := invariants(d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d.MoveNotes([]NoteID{mover}, -3, 1) // and off the row
-	if d.Len() >= 8 {
-		t.Fatalf("the drag replaced nothing: %d notes", d.Len())
+	// now at 17..21: the note at 16..22 starts before it and is cut to one step
+	if n, ok := d.NoteAt(16, 60); !ok || n.Dur != 1 {
+		t.Fatalf("covered note: %+v %v", n, ok)
+	}
+	for range 53 {
+		d.MoveNotes([]NoteID{mover}, 1, 0)
+	}
+	ds, dp, _ := d.MoveNotes([]NoteID{mover}, -3, 1) // and off the row
+	if ds != -3 || dp != 1 {
+		t.Fatalf("applied %d %d", ds, dp)
+	}
+	if d.Len() != 8 {
+		t.Fatalf("notes passed over did not come back: %v", d.Notes())
+	}
+	for _, n := range d.Notes() {
+		if n.ID != mover && n.Dur != 6 {
+			t.Fatalf("a note passed over was left cut: %+v", n)
+		}
 	}
 	if h := d.History(); h[len(h)-1] != "Move notes" || len(h) != 9 {
 		t.Fatalf("history %v", h)
 	}
+	// dragging back to the start is no change at all
+	d.MoveNotes([]NoteID{mover}, -67, -1)
+	if diff := snapshot(d).diff(before); diff != "" || len(d.History()) != 8 {
+		t.Fatalf("back at the start: %s %v", diff, d.History())
+	}
+	d.MoveNotes([]NoteID{mover}, 67, 1)
 	d.Undo()
 	if diff := snapshot(d).diff(before); diff != "" {
 		t.Fatal(diff)
@@ -333,5 +354,13 @@ func TestDragAcrossNotesUndoesInOneStep(t *testing.T) {
 	d.Redo()
 	if n, _ := d.Note(mover); n.Start != 67 || n.Pitch != 61 {
 		t.Fatalf("redo: %+v", n)
+	}
+	// a resize drag over a neighbour and back leaves it whole too
+	d.EndGesture()
+	first := d.Notes()[0]
+	d.ResizeNotes([]NoteID{first.ID}, 0, 12)
+	d.ResizeNotes([]NoteID{first.ID}, 0, -12)
+	if d.Len() != 8 || len(d.History()) != 9 {
+		t.Fatalf("resize over and back: %d notes, %v", d.Len(), d.History())
 	}
 }

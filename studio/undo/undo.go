@@ -64,6 +64,23 @@ func (s *Stack) Do(c Command) {
 // gesture (a drag, a brush stroke) ends.
 func (s *Stack) Seal() { s.sealed = true }
 
+// Open returns the newest step while it still takes merges (no Seal, Undo or Redo since it
+// was done), for a document that redoes a gesture from its start instead of merging.
+func (s *Stack) Open() (Command, bool) {
+	if n := len(s.done); n > 0 && !s.sealed {
+		return s.done[n-1], true
+	}
+	return nil, false
+}
+
+// Drop forgets the newest step without undoing it: the document has reverted it itself and
+// will Do its replacement (a drag recomputed from where it began).
+func (s *Stack) Drop() {
+	if n := len(s.done); n > 0 {
+		s.done = s.done[:n-1]
+	}
+}
+
 // Undo reverts the newest step; false when there is none.
 func (s *Stack) Undo() bool {
 	n := len(s.done)

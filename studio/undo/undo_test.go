@@ -134,3 +134,28 @@ func TestGroupAndFuncAndClear(t *testing.T) {
 		t.Fatal("clear kept steps")
 	}
 }
+
+func TestOpenAndDrop(t *testing.T) {
+	c := &counter{}
+	var s Stack
+	s.Do(&add{c: c, n: 1})
+	s.Do(&add{c: c, n: 2})
+	top, ok := s.Open()
+	if !ok || top.Label() != "add 2" {
+		t.Fatal("open")
+	}
+	top.Undo()
+	s.Drop()
+	s.Do(&add{c: c, n: 5}) // the replacement
+	if c.v != 6 || s.Len() != 2 {
+		t.Fatalf("v %d len %d", c.v, s.Len())
+	}
+	s.Seal()
+	if _, ok := s.Open(); ok {
+		t.Fatal("a sealed step is not open")
+	}
+	s.Undo()
+	if _, ok := s.Open(); ok {
+		t.Fatal("a step under an undo is not open")
+	}
+}
