@@ -66,6 +66,7 @@ const (
 	DefaultLength  = 512                // a new song: 32 bars of 4/4, one model window
 	MaxImportBytes = 50 << 20           // MIDI files over this are refused before reading
 	undoDepth      = 300
+	undoBytes      = 64 << 20 // the history's memory bound (a wasm tab has little to spare)
 )
 
 // Errors an edit can return; the document is unchanged when one is returned.
@@ -110,8 +111,14 @@ func New() *Doc {
 		meter:  []TimeSig{{Step: 0, Num: 4, Den: 4}},
 		length: DefaultLength,
 		sel:    map[NoteID]bool{},
-		stack:  undo.NewStack(undoDepth),
+		stack:  newStack(),
 	}
+}
+
+func newStack() *undo.Stack {
+	s := undo.NewStack(undoDepth)
+	s.MaxCost = undoBytes
+	return s
 }
 
 // lock/unlock wrap every public method; unlock calls the watchers after a change.

@@ -149,6 +149,11 @@ func (e *genEdit) Do()           { e.d.gen = e.after; e.d.changed(false) }
 func (e *genEdit) Undo()         { e.d.gen = e.before; e.d.changed(false) }
 func (e *genEdit) Label() string { return "Generated notes" }
 
+// Cost is about the bytes the step holds.
+func (e *genEdit) Cost() int {
+	return len(e.before.masked) + len(e.after.masked) + 16*(len(e.before.ids)+len(e.after.ids))
+}
+
 // ApplyCandidate splices candidate i of an inpainting result into the song with
 // pianoroll.SpliceWindow, as one undo step. Notes the candidate holds unchanged keep their
 // ids (and selection); the notes it added are recorded as generated, with the mask of the

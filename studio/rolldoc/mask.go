@@ -58,6 +58,9 @@ func (e *maskEdit) Do()           { e.d.mask.xor(e.flips); e.d.changed(false) }
 func (e *maskEdit) Undo()         { e.d.mask.xor(e.flips); e.d.changed(false) }
 func (e *maskEdit) Label() string { return e.label }
 
+// Cost is about the bytes the step holds.
+func (e *maskEdit) Cost() int { return 16 * len(e.flips) }
+
 // Merge makes one brush stroke one step.
 func (e *maskEdit) Merge(next undo.Command) bool {
 	n, ok := next.(*maskEdit)

@@ -114,6 +114,11 @@ func (e *noteEdit) Undo() {
 
 func (e *noteEdit) Label() string { return e.label }
 
+// Cost is about the bytes the step holds (for the history's memory bound).
+func (e *noteEdit) Cost() int {
+	return 48*(len(e.removed)+len(e.added)) + 8*(len(e.selBefore)+len(e.selAfter))
+}
+
 // Merge composes two edits of one drag: the old versions of the first and the new of the second.
 func (e *noteEdit) Merge(next undo.Command) bool {
 	n, ok := next.(*noteEdit)

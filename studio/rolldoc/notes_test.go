@@ -364,3 +364,20 @@ func TestDragAcrossNotesGivesThemBack(t *testing.T) {
 		t.Fatalf("resize over and back: %d notes, %v", d.Len(), d.History())
 	}
 }
+
+// The history's memory is bounded: big edits of a big song push the oldest steps out.
+func TestHistoryMemoryIsBounded(t *testing.T) {
+	d := New()
+	d.stack.MaxCost = 1 << 20 // 64 MB in use; smaller here to keep the test quick
+	var ns []pianoroll.Note
+	for i := range 2000 {
+		ns = append(ns, pianoroll.Note{Start: i, Dur: 1, Pitch: uint8(40 + i%40), Vel: 90})
+	}
+	d.AddNotes(ns)
+	for i := range 20 {
+		d.Transpose(nil, 1-2*(i%2))
+	}
+	if h := len(d.History()); h >= 10 || h < 3 { // a transpose of 2000 notes costs ~190 kB
+		t.Fatalf("%d steps kept", h)
+	}
+}

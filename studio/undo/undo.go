@@ -20,6 +20,13 @@ type Merger interface {
 	Merge(next Command) bool
 }
 
+// Coster is a Command that knows about how many bytes it holds, so a Stack with a MaxCost
+// drops old steps before a long session's history fills the memory (a transpose of 10,000
+// notes keeps both versions of each).
+type Coster interface {
+	Cost() int
+}
+
 // DefaultDepth is how many steps a Stack keeps unless told otherwise.
 const DefaultDepth = 500
 
@@ -30,6 +37,10 @@ type Stack struct {
 	undone []Command // most recently undone last
 	depth  int
 	sealed bool // the newest command takes no merges (a gesture ended)
+
+	// MaxCost bounds the summed Cost of the steps kept (0: no bound). The newest step is
+	// always kept.
+	MaxCost int
 }
 
 // NewStack returns a stack that keeps at most depth steps (≤ 0: DefaultDepth).
@@ -54,10 +65,33 @@ func (s *Stack) Do(c Command) {
 	}
 	s.sealed = false
 	s.done = append(s.done, c)
-	if over := len(s.done) - s.limit(); over > 0 {
-		// drop the oldest steps; copy so the dropped commands can be collected
+	s.trim()
+}
+
+// trim drops the oldest steps over the depth and cost bounds.
+func (s *Stack) trim() {
+	over := len(s.done) - s.limit()
+	if s.MaxCost > 0 {
+		total := 0
+		for i := len(s.done) - 1; i >= 0; i-- {
+			total += costOf(s.done[i])
+			if total > s.MaxCost && i < len(s.done)-1 {
+				over = max(over, i+1)
+				break
+			}
+		}
+	}
+	if over > 0 {
+		// copy so the dropped commands can be collected
 		s.done = append([]Command(nil), s.done[over:]...)
 	}
+}
+
+func costOf(c Command) int {
+	if k, ok := c.(Coster); ok {
+		return k.Cost()
+	}
+	return 0
 }
 
 // Seal ends merging into the newest command: the next Do starts a new step. Call it when a
@@ -173,6 +207,15 @@ func (g *Group) Undo() {
 
 // Label is the group's name.
 func (g *Group) Label() string { return g.Name }
+
+// Cost is the sum of the commands' costs.
+func (g *Group) Cost() int {
+	n := 0
+	for _, c := range g.Commands {
+		n += costOf(c)
+	}
+	return n
+}
 
 // Func is a Command made of two closures, for changes too small to deserve a type.
 type Func struct {

@@ -159,3 +159,29 @@ func TestOpenAndDrop(t *testing.T) {
 		t.Fatal("a step under an undo is not open")
 	}
 }
+
+type heavy struct {
+	add
+	cost int
+}
+
+func (h *heavy) Cost() int { return h.cost }
+
+func TestMaxCostDropsOldSteps(t *testing.T) {
+	c := &counter{}
+	s := Stack{MaxCost: 100}
+	for i := 1; i <= 5; i++ {
+		s.Do(&heavy{add{c: c, n: i}, 30})
+	}
+	if s.Len() != 3 { // 3 × 30 ≤ 100 < 4 × 30
+		t.Fatalf("kept %d", s.Len())
+	}
+	s.Do(&heavy{add{c: c, n: 6}, 500}) // one step over the bound is still kept alone
+	if s.Len() != 1 || s.UndoLabel() != "add 6" {
+		t.Fatalf("kept %v", s.Labels())
+	}
+	s.Do(&Group{Name: "g", Commands: []Command{&heavy{add{c: c, n: 1}, 10}, &heavy{add{c: c, n: 1}, 10}}})
+	if s.Len() != 1 || s.UndoLabel() != "g" {
+		t.Fatalf("group cost: %v", s.Labels())
+	}
+}
