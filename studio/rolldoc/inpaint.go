@@ -169,6 +169,9 @@ func (d *Doc) ApplyCandidate(res protocol.RollInpaintResult, i int) error {
 	if len(spliced) > MaxNotes {
 		return fmt.Errorf("%w: a song holds at most %d notes", ErrTooMany, MaxNotes)
 	}
+	if err := d.checkPlayingTime(pianoroll.NotesEnd(spliced), d.tempos); err != nil {
+		return err
+	}
 	// match unchanged notes by value so they keep their ids
 	have := map[pianoroll.Note][]NoteID{}
 	for _, n := range d.notes {

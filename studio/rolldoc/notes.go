@@ -193,6 +193,13 @@ func (d *Doc) apply(c change) ([]NoteID, error) {
 	if len(d.notes)+newCount > MaxNotes {
 		return nil, fmt.Errorf("%w: a song holds at most %d notes", ErrTooMany, MaxNotes)
 	}
+	end := d.end
+	for _, n := range set {
+		end = max(end, n.End())
+	}
+	if err := d.checkPlayingTime(end, d.tempos); err != nil {
+		return nil, err
+	}
 	edited := map[NoteID]bool{}
 	for _, n := range set {
 		edited[n.ID] = true
@@ -305,6 +312,19 @@ func (d *Doc) apply(c change) ([]NoteID, error) {
 	}
 	d.do(e)
 	return ids, nil
+}
+
+// checkPlayingTime refuses a song whose notes would play longer than a MIDI file may (the
+// server and FromMIDI refuse such files: a song made here must always open again).
+func (d *Doc) checkPlayingTime(end int, tempos []pianoroll.Tempo) error {
+	if end <= d.end && slices.Equal(tempos, d.tempos) {
+		return nil // no longer than it is
+	}
+	song := pianoroll.Song{Tempos: tempos}
+	if sec := song.Seconds(end); sec > pianoroll.MaxSeconds {
+		return fmt.Errorf("%w: the song would play for %.0f minutes, at most %d", ErrTooLong, sec/60, pianoroll.MaxSeconds/60)
+	}
+	return nil
 }
 
 func setIDs(m map[NoteID]bool) []NoteID {

@@ -381,3 +381,23 @@ func TestHistoryMemoryIsBounded(t *testing.T) {
 		t.Fatalf("%d steps kept", h)
 	}
 }
+
+// A song made here always opens again: notes or tempos that would make it play longer than a
+// MIDI file may are refused.
+func TestPlayingTimeLimit(t *testing.T) {
+	d := New()
+	last := 3600 * 8 // steps in an hour at 120 BPM (8 steps a second)
+	if _, err := d.AddNote(n(last-4, 4, 60)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.AddNote(n(last, 4, 60)); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("past an hour: %v", err)
+	}
+	if err := d.SetTempo(0, 100); !errors.Is(err, ErrTooLong) {
+		t.Fatalf("slower tempo: %v", err)
+	}
+	b, _ := d.MIDI()
+	if _, err := FromMIDI(b); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -71,7 +71,7 @@ func (d *Doc) SetTempo(step int, bpm float64) error {
 		} else {
 			s.tempos = slices.Insert(s.tempos, i, pianoroll.Tempo{Step: step, BPM: bpm})
 		}
-		return nil
+		return d.checkPlayingTime(d.end, s.tempos)
 	})
 }
 

@@ -481,6 +481,9 @@ func (s *Session) save(ctx context.Context) error {
 			s.setState(func(st *State) { st.Kind, st.Err = Offline, err })
 			return fmt.Errorf("%w: %v", ErrOffline, err)
 		}
+		if protocol.CodeOf(err) == protocol.TooLarge {
+			err = fmt.Errorf("the song (%d notes, %d kB as MIDI) is too big for one save to the studio; it is kept on this device: %w", s.doc.Len(), len(midi)>>10, err)
+		}
 		s.setState(func(st *State) { st.Kind, st.Err = Failed, err })
 		return err
 	}

@@ -423,3 +423,31 @@ func TestOpenedOfflineConnectsWhenTheStudioComesUp(t *testing.T) {
 		t.Fatal(s2.Doc().Len())
 	}
 }
+
+// A song too big for one save frame is refused in words, and kept on this device.
+func TestTooBigToSaveIsSaidAndKeptLocally(t *testing.T) {
+	st := newStudio(t, false)
+	id := st.newProject("big")
+	local := studiosync.NewMemoryStore()
+	s := open(t, st.url(), id, local)
+	defer s.Close()
+	var ns []pianoroll.Note
+	for i := range 30000 {
+		ns = append(ns, pianoroll.Note{Start: i / 3, Dur: 1, Pitch: uint8(30 + i%60), Vel: 90}) // 10,000 steps: 21 minutes
+	}
+	if _, err := s.Doc().AddNotes(ns); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the refusal", func() bool { return s.State().Kind == studiosync.Failed })
+	if msg := s.State().String(); !strings.Contains(msg, "too big") || !strings.Contains(msg, "kept on this device") {
+		t.Fatalf("status %q", msg)
+	}
+	if err := s.Close(); err == nil {
+		t.Fatal("close reported no failure")
+	}
+	s2 := open(t, st.url(), id, local)
+	defer s2.Close()
+	if s2.Doc().Len() != 30000 {
+		t.Fatalf("reopened with %d notes", s2.Doc().Len())
+	}
+}
