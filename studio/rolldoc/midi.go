@@ -37,6 +37,9 @@ func FromMIDI(data []byte) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(song.notes) > MaxNotes {
+		return nil, fmt.Errorf("%w: the file holds %d notes, a song at most %d", ErrTooMany, len(song.notes), MaxNotes)
+	}
 	d.load(song)
 	d.version, d.songVersion = 1, 1
 	return d, nil
