@@ -9,7 +9,11 @@
 // lost: the server keeps the last 20 versions, and State().Note says which version was
 // replaced so the person can restore it from the project's history. When this device has no
 // unsaved edits and the server's song changed, the server's song is loaded instead, as an
-// undoable import.
+// undoable import. Two tabs editing one project while both are connected each save their own
+// song; the newest save is current and the others stay in the history.
+//
+// The mask and the loop region are kept on this device only (the MIDI file has no place for
+// them): a reload on this device finds them, another device does not.
 package sync
 
 import (
