@@ -99,7 +99,7 @@ func (a *app) park(s state) {
 	a.t.Helper()
 	r := s.Controls["roll"]
 	a.x.xdotool(a.t, "mousemove", "--window", a.window, strconv.Itoa(int(r.X+r.W+130)), strconv.Itoa(int(r.Y+r.H-30)))
-	time.Sleep(a.pace)
+	a.sync()
 }
 
 // cell is the centre of roll cell (step, pitch) in window pixels (the app's logical pixels;
@@ -120,9 +120,8 @@ func (s state) click(a *app, control string) {
 	if !ok {
 		a.t.Fatalf("no control %q in %v %v", control, keys(s.Controls), keys(s.Picks))
 	}
-	x, y := strconv.Itoa(int(r.X+r.W/2)), strconv.Itoa(int(r.Y+r.H/2))
-	a.x.xdotool(a.t, "mousemove", "--window", a.window, x, y, "click", "1")
-	time.Sleep(150 * time.Millisecond)
+	x, y := int(r.X+r.W/2), int(r.Y+r.H/2)
+	a.drag(x, y, x, y) // a click, with the same care for slow frames
 }
 
 func keys(m map[string]ui.Rect) []string {

@@ -143,6 +143,7 @@ type app struct {
 	out     *lockedBuffer
 	exited  chan error
 	pace    time.Duration // about three frames: how long an input step waits (measure sets it)
+	syncs   int
 }
 
 type lockedBuffer struct {
@@ -266,15 +267,18 @@ func readPNG(path string) (*image.RGBA, error) {
 }
 
 // drag presses the left button at from, moves to to in small steps and releases it: a real X
-// pointer drag. The app reads the pointer once a frame, and a software-rendered frame on a
-// busy machine can take a tenth of a second, so every step waits a few frames (a.pace).
+// pointer drag. The app samples the pointer once a frame, and a software-rendered frame on a
+// busy machine can take a quarter of a second: a press and the next move, or a release and
+// the next move, seen in one frame would land in the wrong place. So the press and the
+// release are each followed by a screenshot round trip (a frame drawn after the event
+// reached the app), and the moves between wait a little (a.pace).
 func (a *app) drag(fromX, fromY, toX, toY int) {
 	a.t.Helper()
 	w := a.window
 	a.x.xdotool(a.t, "mousemove", "--window", w, strconv.Itoa(fromX), strconv.Itoa(fromY))
-	time.Sleep(a.pace)
+	a.sync()
 	a.x.xdotool(a.t, "mousedown", "1")
-	time.Sleep(a.pace)
+	a.sync()
 	const steps = 12
 	for i := 1; i <= steps; i++ {
 		x := fromX + (toX-fromX)*i/steps
@@ -282,9 +286,16 @@ func (a *app) drag(fromX, fromY, toX, toY int) {
 		a.x.xdotool(a.t, "mousemove", "--window", w, strconv.Itoa(x), strconv.Itoa(y))
 		time.Sleep(a.pace / 3)
 	}
-	time.Sleep(a.pace)
+	a.sync()
 	a.x.xdotool(a.t, "mouseup", "1")
-	time.Sleep(a.pace)
+	a.sync()
+}
+
+// sync returns once the app has drawn a frame after everything sent to X so far.
+func (a *app) sync() {
+	a.t.Helper()
+	a.syncs++
+	a.shot(fmt.Sprint("sync-", a.syncs))
 }
 
 // saveTo writes an image under docs/ (when STUDIO_XVFB_DOCS names the folder) for people to see.

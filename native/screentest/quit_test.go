@@ -2,7 +2,6 @@ package screentest
 
 import (
 	"errors"
-	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -33,8 +32,10 @@ func TestSilentAndQuitSaves(t *testing.T) {
 	open.st.click(a, "tool.Pencil")
 	px, py := open.st.cell(left+4, top-8)
 	a.x.xdotool(t, "mousemove", "--window", a.window, strconv.Itoa(px), strconv.Itoa(py))
-	time.Sleep(a.pace)
-	a.x.xdotool(t, "mousedown", "1", "sleep", fmt.Sprintf("%.2f", a.pace.Seconds()), "mouseup", "1")
+	a.sync()
+	a.x.xdotool(t, "mousedown", "1")
+	a.sync()
+	a.x.xdotool(t, "mouseup", "1")
 	a.waitFor("the note", 10*time.Second, func(s state) bool { return s.Notes == 1 })
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
