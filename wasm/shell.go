@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	gosync "sync"
 	"syscall/js"
@@ -94,15 +95,20 @@ func (s *shell) pick() {
 	}
 }
 
-// imported receives a picked file; it runs on the game loop.
+// imported receives a picked file (or why there is none) and hands it to the app on the
+// game loop; the app refuses what it cannot open with a message and keeps the song.
 func (s *shell) imported(name string, data []byte, err error) {
 	s.run(func() {
-		if err != nil {
-			// The app says why with its own words when it gets more than it takes.
+		switch {
+		case errors.Is(err, errTooLarge):
+			// The app says why in its own words when it gets more than it takes. TODO: an
+			// App method to show the refusal without this allocation.
 			_ = s.app.Import(name, make([]byte, rolldoc.MaxImportBytes+1))
-			return
+		case err != nil:
+			_ = s.app.Import(name, nil) // an empty file: "could not open NAME" and the song stays
+		default:
+			_ = s.app.Import(name, data)
 		}
-		_ = s.app.Import(name, data)
 	})
 }
 
@@ -138,7 +144,12 @@ func newPicker(got func(name string, data []byte, err error)) js.Value {
 			return nil
 		})
 		fail = js.FuncOf(func(this js.Value, args []js.Value) any {
-			consoleLog("studio: reading %s failed: %v", name, args[0])
+			msg := "unreadable"
+			if len(args) > 0 && args[0].Type() == js.TypeObject && args[0].Get("message").Type() == js.TypeString {
+				msg = args[0].Get("message").String()
+			}
+			consoleLog("studio: reading %s failed: %s", name, msg)
+			got(name, nil, errors.New(msg))
 			then.Release()
 			fail.Release()
 			return nil

@@ -37,6 +37,16 @@
     }
   }
 
+  // Audio contexts the canvas makes (Ebiten's audio output), so the page and its tests can
+  // see whether sound is running: window.studioAudioContexts[i].state.
+  const contexts = (window.studioAudioContexts = []);
+  if (window.AudioContext) {
+    const Base = window.AudioContext;
+    window.AudioContext = class extends Base {
+      constructor(...args) { super(...args); contexts.push(this); }
+    };
+  }
+
   async function start() {
     const st = await ready();
     say("Loading the canvas…", "loading");
