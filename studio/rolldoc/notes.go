@@ -20,40 +20,69 @@ func noteLess(a, b Note) int {
 	return cmp.Compare(a.ID, b.ID)
 }
 
-// replace removes notes by id (the versions in removed) and inserts added. Callers hold the
-// lock. The note slice is rebuilt, never modified in place, so slices handed out stay valid.
+// replace removes notes (removed holds the versions stored now) and inserts added. Callers
+// hold the lock. The note slice is rebuilt, never modified in place, so slices handed out stay
+// valid; it is rebuilt by copying runs between binary-searched positions, since a drag calls
+// it twice a step on songs of 10,000 notes.
 func (d *Doc) replace(removed, added []Note) {
-	gone := make(map[NoteID]bool, len(removed))
+	rm := make([]int, 0, len(removed))
+	endGone := false
 	for _, n := range removed {
-		gone[n.ID] = true
+		i, found := slices.BinarySearchFunc(d.notes, n, noteLess)
+		if !found || d.notes[i].ID != n.ID {
+			i = slices.IndexFunc(d.notes, func(m Note) bool { return m.ID == n.ID })
+		}
+		if i >= 0 {
+			rm = append(rm, i)
+			endGone = endGone || d.notes[i].End() >= d.end
+		}
 		delete(d.byID, n.ID)
 	}
+	slices.Sort(rm)
+	rm = slices.Compact(rm)
 	ins := slices.Clone(added)
 	slices.SortFunc(ins, noteLess)
-	out := make([]Note, 0, len(d.notes)-len(removed)+len(added))
-	i := 0
-	for _, n := range d.notes {
-		if gone[n.ID] {
+	pos := make([]int, len(ins))
+	for i, n := range ins {
+		pos[i], _ = slices.BinarySearchFunc(d.notes, n, noteLess)
+	}
+	out := make([]Note, 0, len(d.notes)-len(rm)+len(ins))
+	at, r, k := 0, 0, 0
+	for {
+		stop := len(d.notes)
+		if r < len(rm) && rm[r] < stop {
+			stop = rm[r]
+		}
+		if k < len(ins) && pos[k] < stop {
+			stop = pos[k]
+		}
+		out = append(out, d.notes[at:stop]...)
+		at = stop
+		for k < len(ins) && pos[k] == at {
+			out = append(out, ins[k])
+			k++
+		}
+		if r < len(rm) && rm[r] == at {
+			at, r = at+1, r+1
 			continue
 		}
-		for i < len(ins) && noteLess(ins[i], n) < 0 {
-			out = append(out, ins[i])
-			i++
+		if at == len(d.notes) {
+			break
 		}
-		out = append(out, n)
 	}
-	out = append(out, ins[i:]...)
 	for _, n := range added {
 		d.byID[n.ID] = n
 	}
-	for id := range gone {
-		if _, back := d.byID[id]; !back {
-			delete(d.sel, id) // a selection holds only notes that exist
+	for _, n := range removed {
+		if _, back := d.byID[n.ID]; !back {
+			delete(d.sel, n.ID) // a selection holds only notes that exist
 		}
 	}
 	d.notes = out
-	d.end = 0
-	for _, n := range out {
+	if endGone {
+		d.end = pianoroll.NotesEnd(plain(out))
+	}
+	for _, n := range added {
 		d.end = max(d.end, n.End())
 	}
 }
@@ -213,12 +242,15 @@ func (d *Doc) apply(c change) ([]NoteID, error) {
 
 	// edited notes on one pitch, by start: the later start cuts the earlier; same start: the
 	// longer stays
-	byPitch := map[uint8][]Note{}
+	var byPitch [pianoroll.Pitches][]Note // an array: the loop over every note below looks up each pitch
 	for _, n := range set {
 		byPitch[n.Pitch] = append(byPitch[n.Pitch], n)
 	}
 	final := map[NoteID]Note{}
 	for p, ns := range byPitch {
+		if len(ns) == 0 {
+			continue
+		}
 		slices.SortFunc(ns, func(a, b Note) int {
 			if c := cmp.Compare(a.Start, b.Start); c != 0 {
 				return c
@@ -300,12 +332,17 @@ func (d *Doc) apply(c change) ([]NoteID, error) {
 			}
 		}
 	} else {
-		after = maps.Clone(d.sel)
+		for id := range deleted {
+			if d.sel[id] { // only then does the selection change (cloning it per drag step is slow)
+				after = maps.Clone(d.sel)
+				break
+			}
+		}
 		for id := range deleted {
 			delete(after, id)
 		}
 	}
-	if !maps.Equal(after, d.sel) {
+	if after != nil && !maps.Equal(after, d.sel) {
 		e.selChange = true
 		e.selBefore = setIDs(d.sel)
 		e.selAfter = setIDs(after)
