@@ -3,13 +3,12 @@
 package sync
 
 import (
-	"encoding/base64"
 	"fmt"
 	"syscall/js"
 )
 
-// BrowserStore keeps bytes in the page's localStorage (base64 text under "latentstudio:" +
-// key). localStorage holds a few MB per site, plenty for songs; a full store is an error the
+// BrowserStore keeps bytes in the page's localStorage under "latentstudio:" + key (text as
+// it is, other bytes in base64: browser_codec.go). localStorage holds a few MB per site, plenty for songs; a full store is an error the
 // session reports, not a lost edit: the doc stays in memory and autosave keeps trying.
 type BrowserStore struct{}
 
@@ -38,7 +37,7 @@ func (BrowserStore) Get(key string) (b []byte, err error) {
 	if v.IsNull() || v.IsUndefined() {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, key)
 	}
-	return base64.StdEncoding.DecodeString(v.String())
+	return decodeBrowser(v.String())
 }
 
 // Put writes key to localStorage; a full quota is an error.
@@ -52,6 +51,6 @@ func (BrowserStore) Put(key string, data []byte) (err error) {
 	if err != nil {
 		return err
 	}
-	ls.Call("setItem", browserPrefix+key, base64.StdEncoding.EncodeToString(data))
+	ls.Call("setItem", browserPrefix+key, encodeBrowser(data))
 	return nil
 }

@@ -64,3 +64,19 @@ func containsSep(s string) bool {
 	}
 	return false
 }
+
+func TestBrowserCodec(t *testing.T) {
+	for _, b := range [][]byte{nil, []byte(`{"midi":"TVRoZA=="}`), {0xff, 0x00, 'M'}, []byte("t:looks like a prefix")} {
+		s := encodeBrowser(b)
+		back, err := decodeBrowser(s)
+		if err != nil || string(back) != string(b) {
+			t.Fatalf("%q -> %q -> %q %v", b, s, back, err)
+		}
+	}
+	if s := encodeBrowser([]byte(`{"a":1}`)); s != `t:{"a":1}` {
+		t.Fatalf("JSON is kept as text: %q", s)
+	}
+	if _, err := decodeBrowser("garbage"); err == nil {
+		t.Fatal("an entry without a prefix was read")
+	}
+}
