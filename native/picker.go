@@ -18,10 +18,13 @@ type pickedFile struct {
 }
 
 // openFile is the app's "Open MIDI…": the desktop's own file dialog (zenity on GNOME and
-// most others, kdialog on KDE). Ebiten has no dialog of its own; without either program
-// the menu item stays and says to drop a file on the window instead. The pick runs on its
-// own goroutine and the bytes reach the app in Update, on the game goroutine.
+// most others, kdialog on KDE). Ebiten has no dialog of its own; without either program it
+// is nil, which greys the menu item out (dropping a file on the window still works). The
+// pick runs on its own goroutine and the bytes reach the app in Update, on the game goroutine.
 func (w *window) openFile(logf func(string, ...any)) func() {
+	if !haveDialog() {
+		return nil
+	}
 	return func() {
 		go func() {
 			path, err := pickMIDI()
@@ -46,6 +49,15 @@ func (w *window) openFile(logf func(string, ...any)) func() {
 }
 
 var errNoDialog = errors.New("no file dialog (install zenity or kdialog), or drop a .mid file on the window")
+
+func haveDialog() bool {
+	for _, p := range []string{"zenity", "kdialog"} {
+		if _, err := exec.LookPath(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
 
 func pickMIDI() (string, error) {
 	var cmd *exec.Cmd

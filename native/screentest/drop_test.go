@@ -13,8 +13,9 @@ import (
 
 // TestDropMIDI drops files on the window through XDND, as from a file manager: a corrupt .mid
 // and a 60 MB one are refused with a message and leave the song as it was; a real MIDI file
-// replaces the song, shows its notes and is saved to the project. Ctrl+E then exports it as a
-// file in the export folder, named after the project.
+// replaces the song, shows its notes and is saved to the project. Undo takes the drop back,
+// Ctrl+O (Open MIDI through the desktop's file dialog) brings the song in again, and Ctrl+E
+// exports it as a file in the export folder, named after the project.
 func TestDropMIDI(t *testing.T) {
 	needXvfb(t)
 	dir := t.TempDir()
@@ -38,8 +39,16 @@ func TestDropMIDI(t *testing.T) {
 		f.Close()
 	}
 
+	// File → Open MIDI (Ctrl+O) runs zenity; a GTK dialog cannot be driven here, so a stand-in
+	// zenity on PATH answers with the path a person would pick, exactly as zenity prints it.
+	bin := filepath.Join(dir, "bin")
+	os.MkdirAll(bin, 0o755)
+	picked := filepath.Join(dir, "picked.mid")
+	os.WriteFile(picked, mid.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(bin, "zenity"), []byte("#!/bin/sh\necho '"+picked+"'\n"), 0o755)
+
 	x := startXvfb(t, 1280, 800)
-	a := startApp(t, x, true)
+	a := startApp(t, x, true, "PATH="+bin+":"+os.Getenv("PATH"))
 	open := a.waitFor("the project to open", 60*time.Second, func(s state) bool { return s.Ready && s.View.StepW > 0 })
 	a.measure(open)
 	v := open.st.View
@@ -73,6 +82,15 @@ func TestDropMIDI(t *testing.T) {
 		if n.Start != w.Start || n.Dur != w.Dur || n.Pitch != w.Pitch || n.Vel != w.Vel {
 			t.Fatalf("saved note %d: %+v, dropped %+v", i, n, w)
 		}
+	}
+
+	// Open MIDI through the file dialog: undo the drop first, then pick the same song.
+	a.x.xdotool(t, "key", "--window", a.window, "ctrl+z")
+	a.waitFor("the drop undone", 10*time.Second, func(s state) bool { return s.Notes == 0 })
+	a.x.xdotool(t, "key", "--window", a.window, "ctrl+o")
+	got = a.waitFor("the picked song", 10*time.Second, func(s state) bool { return s.Notes == len(song.Notes) }).st
+	if got.LastError != "" && !strings.Contains(got.LastError, "huge.mid") {
+		t.Fatalf("open through the dialog: %q", got.LastError)
 	}
 
 	a.x.xdotool(t, "key", "--window", a.window, "ctrl+e")

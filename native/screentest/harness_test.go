@@ -168,7 +168,8 @@ var projectLine = regexp.MustCompile(`(?m)^project (\S+) `)
 // startApp runs the desktop app on x with its own home, config, data and export folders. With
 // nullALSA its ~/.asoundrc makes ALSA's default device a null sink, so sound plays into
 // nothing on a machine without a sound card; without it such a machine has no audio device.
-func startApp(t *testing.T, x *xserver, nullALSA bool, args ...string) *app {
+// env adds variables to the app's environment.
+func startApp(t *testing.T, x *xserver, nullALSA bool, env ...string) *app {
 	t.Helper()
 	bin := desktopBinary(t)
 	home := t.TempDir()
@@ -179,11 +180,12 @@ func startApp(t *testing.T, x *xserver, nullALSA bool, args ...string) *app {
 			t.Fatal(err)
 		}
 	}
-	a.cmd = exec.Command(bin, append([]string{"--data", a.data, "--engine", "cpu", "--export-dir", filepath.Join(home, "export")}, args...)...)
+	a.cmd = exec.Command(bin, "--data", a.data, "--engine", "cpu", "--export-dir", filepath.Join(home, "export"))
 	a.cmd.Env = append(os.Environ(),
 		"DISPLAY="+x.display, "HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_DATA_HOME="+filepath.Join(home, "share"),
 		"XDG_CACHE_HOME="+filepath.Join(home, "cache"), "STUDIO_SCREENSHOT_DIR="+a.shots)
+	a.cmd.Env = append(a.cmd.Env, env...)
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
