@@ -20,6 +20,8 @@
 //     what SetLength asked for, rounded up to a bar.
 //   - ApplyCandidate is one undo step and remembers what the model wrote; Remask freezes it
 //     and leaves the rest of that mask for another try (see Remask).
+//   - Edits take the ids of the notes they act on; nil means every note, except for Duplicate
+//     (nil: the selection) and DeleteNotes (nil: none).
 //   - FromMIDI of a file without notes is an empty song (a new project); Import of one is
 //     refused, since it would only replace a song with nothing.
 package rolldoc

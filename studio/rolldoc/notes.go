@@ -373,7 +373,7 @@ func setIDs(m map[NoteID]bool) []NoteID {
 	return out
 }
 
-// idsOrAll returns the notes named (unknown ids are skipped), or every note when ids is nil.
+// pick returns the notes named (unknown ids are skipped), or every note when ids is nil.
 func (d *Doc) pick(ids []NoteID) []Note {
 	if ids == nil {
 		return slices.Clone(d.notes)
@@ -505,13 +505,13 @@ func (d *Doc) ResizeNotes(ids []NoteID, dStart, dEnd int) error {
 	return nil
 }
 
-// SetVelocity sets the velocity (clamped to 1..127) of notes; nil ids: the selection.
+// SetVelocity sets the velocity (clamped to 1..127) of notes; nil ids: every note.
 // Consecutive velocity edits of the same notes are one undo step (a drag in the velocity lane).
 func (d *Doc) SetVelocity(ids []NoteID, vel int) error {
 	return d.velocity(ids, func(int) int { return vel })
 }
 
-// AddVelocity changes the velocity of notes by delta (clamped to 1..127).
+// AddVelocity changes the velocity of notes by delta (clamped to 1..127); nil ids: every note.
 func (d *Doc) AddVelocity(ids []NoteID, delta int) error {
 	return d.velocity(ids, func(v int) int { return v + delta })
 }
@@ -519,9 +519,6 @@ func (d *Doc) AddVelocity(ids []NoteID, delta int) error {
 func (d *Doc) velocity(ids []NoteID, f func(int) int) error {
 	d.lock()
 	defer d.unlock()
-	if ids == nil {
-		ids = setIDs(d.sel)
-	}
 	ns := d.pick(ids)
 	var set []Note
 	for _, n := range ns {
