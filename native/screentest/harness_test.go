@@ -171,6 +171,12 @@ var projectLine = regexp.MustCompile(`(?m)^project (\S+) `)
 // env adds variables to the app's environment.
 func startApp(t *testing.T, x *xserver, nullALSA bool, env ...string) *app {
 	t.Helper()
+	return startAppArgs(t, x, nullALSA, nil, env...)
+}
+
+// startAppArgs is startApp with the app's flags (nil: its own server on a temp data folder).
+func startAppArgs(t *testing.T, x *xserver, nullALSA bool, args []string, env ...string) *app {
+	t.Helper()
 	bin := desktopBinary(t)
 	home := t.TempDir()
 	a := &app{t: t, x: x, home: home, pace: 150 * time.Millisecond, shots: filepath.Join(home, "shots"), data: filepath.Join(home, "data"), out: &lockedBuffer{}, exited: make(chan error, 1)}
@@ -180,7 +186,10 @@ func startApp(t *testing.T, x *xserver, nullALSA bool, env ...string) *app {
 			t.Fatal(err)
 		}
 	}
-	a.cmd = exec.Command(bin, "--data", a.data, "--engine", "cpu", "--export-dir", filepath.Join(home, "export"))
+	if args == nil {
+		args = []string{"--data", a.data, "--engine", "cpu"}
+	}
+	a.cmd = exec.Command(bin, append(args, "--export-dir", filepath.Join(home, "export"))...)
 	a.cmd.Env = append(os.Environ(),
 		"DISPLAY="+x.display, "HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_DATA_HOME="+filepath.Join(home, "share"),
