@@ -451,3 +451,48 @@ func TestTooBigToSaveIsSaidAndKeptLocally(t *testing.T) {
 		t.Fatalf("reopened with %d notes", s2.Doc().Len())
 	}
 }
+
+// The connection drops while an inpainting waits for the engine: Inpaint says so at once in
+// words, the song is untouched, and the session saves again once the network is back.
+func TestInpaintLostConnection(t *testing.T) {
+	st := newStudio(t, true)
+	id := st.newProject("inpaint lost")
+	px := newProxy(t, st.addr)
+	s := open(t, px.url(), id, studiosync.NewMemoryStore())
+	defer s.Close()
+	d := s.Doc()
+	d.AddNote(pianoroll.Note{Start: 0, Dur: 8, Pitch: 60, Vel: 90})
+	d.MaskBars(1, 1)
+	req, err := d.InpaintRequest(0, 64, rolldoc.InpaintOptions{Repaint: 1, Sampling: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced(t, st, s, id)
+	v := d.Version()
+	go s.RunJob(context.Background(), "burn", jobs.BurnParams{MS: 3000}, nil) // holds the one worker
+	waitFor(t, "the burn job to run", func() bool {
+		js := st.srv.Jobs.ProjectJobs(id)
+		return len(js) > 0 && js[0].State == protocol.JobRunning
+	})
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Inpaint(context.Background(), req, nil)
+		errc <- err
+	}()
+	waitFor(t, "the inpainting to queue", func() bool { return len(st.srv.Jobs.ProjectJobs(id)) == 2 })
+	px.cut()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, studiosync.ErrConnectionLost) {
+			t.Fatalf("inpaint: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no answer within 3 s of losing the connection")
+	}
+	if d.Version() != v {
+		t.Fatal("the song changed")
+	}
+	px.heal()
+	d.AddNote(note(9))
+	synced(t, st, s, id)
+}
