@@ -357,6 +357,26 @@ func (s *studio) pickFile(path string) {
 	s.do(chromedp.SetUploadFiles(chromedp.CSS("#midi-file"), []string{abs}, chromedp.FromNode(frame[0])))
 }
 
+// dropFile drags a file from the desktop onto the page at (x, y) and drops it.
+func (s *studio) dropFile(x, y float64, path string) {
+	s.t.Helper()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	data := &input.DragData{Items: []*input.DragDataItem{}, Files: []string{abs}, DragOperationsMask: 1}
+	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+		p := input.DispatchDragEventParams{Type: typ, X: x, Y: y, Data: data}
+		if err := chromedp.Do(s.ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, input.DispatchDragEvent, p)
+			return err
+		})); err != nil {
+			s.t.Fatalf("drag %s: %v", typ, err)
+		}
+	}
+	s.frames(2)
+}
+
 // window is the part of the roll on screen: steps [from, to), pitches [lo, hi].
 type window struct{ from, to, lo, hi int }
 
@@ -553,11 +573,13 @@ func TestCanvasBadFiles(t *testing.T) {
 	id := newProject(t, base, "Bad files")
 	s := openStudio(t, ctx, base)
 	s.open(id)
-	s.drawNotes([][2]int{{0, 60}})
+	st := s.drawNotes([][2]int{{0, 60}})
 
 	dir := t.TempDir()
 	corrupt := filepath.Join(dir, "corrupt.mid")
 	os.WriteFile(corrupt, append([]byte("MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\xff\xff\xff\xff"), bytes.Repeat([]byte{0x90}, 100)...), 0o644)
+	corrupt2 := filepath.Join(dir, "dropped.mid")
+	os.WriteFile(corrupt2, []byte("RIFF....not a MIDI file at all"), 0o644)
 	huge := filepath.Join(dir, "huge.mid")
 	f, _ := os.Create(huge)
 	f.Truncate(51 << 20) // sparse: 51 MB without writing them
@@ -565,11 +587,18 @@ func TestCanvasBadFiles(t *testing.T) {
 
 	// The picker is the shell's hidden <input type=file> (what "Open MIDI…" clicks).
 	s.pickFile(corrupt)
-	st := s.wait("the corrupt file's message", 20*time.Second, func(st appState) bool { return st.LastError != "" })
+	st = s.wait("the corrupt file's message", 20*time.Second, func(st appState) bool { return st.LastError != "" })
 	if !strings.Contains(st.LastError, "corrupt.mid") || st.Notes != 1 {
 		t.Fatalf("corrupt MIDI: %q, %d notes", st.LastError, st.Notes)
 	}
 	t.Logf("corrupt MIDI: %q", st.LastError)
+	rx, ry := s.control(st, "roll")
+	s.dropFile(rx, ry, corrupt2)
+	st = s.wait("the dropped file's message", 20*time.Second, func(st appState) bool { return strings.Contains(st.LastError, "dropped.mid") })
+	if !strings.Contains(st.LastError, "could not open") || st.Notes != 1 {
+		t.Fatalf("dropped corrupt MIDI: %q, %d notes", st.LastError, st.Notes)
+	}
+	t.Logf("dropped corrupt MIDI: %q", st.LastError)
 	s.pickFile(huge)
 	st = s.wait("the huge file's message", 20*time.Second, func(st appState) bool { return strings.Contains(st.LastError, "huge.mid") })
 	if !strings.Contains(st.LastError, "refused") || st.Notes != 1 {
