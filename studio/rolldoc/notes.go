@@ -506,7 +506,8 @@ func (d *Doc) ResizeNotes(ids []NoteID, dStart, dEnd int) error {
 }
 
 // SetVelocity sets the velocity (clamped to 1..127) of notes; nil ids: every note.
-// Consecutive velocity edits of the same notes are one undo step (a drag in the velocity lane).
+// Consecutive velocity edits are one undo step until EndGesture (a sweep over the velocity
+// lane, whichever notes it crosses).
 func (d *Doc) SetVelocity(ids []NoteID, vel int) error {
 	return d.velocity(ids, func(int) int { return vel })
 }
@@ -528,7 +529,7 @@ func (d *Doc) velocity(ids []NoteID, f func(int) int) error {
 			set = append(set, n)
 		}
 	}
-	_, err := d.apply(change{label: "Velocity", merge: mergeKey("vel", ns), set: set})
+	_, err := d.apply(change{label: "Velocity", merge: "velocity", set: set}) // a sweep over the lane is one step
 	return err
 }
 

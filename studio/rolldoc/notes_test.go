@@ -401,3 +401,24 @@ func TestPlayingTimeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestVelocitySweepIsOneStep(t *testing.T) {
+	d := New()
+	a := mustAdd(t, d, 0, 2, 60)
+	b := mustAdd(t, d, 4, 2, 62)
+	d.EndGesture()
+	before := snapshot(d)
+	d.SetVelocity([]NoteID{a}, 30)
+	d.SetVelocity([]NoteID{a}, 40)
+	d.SetVelocity([]NoteID{b}, 50)
+	d.EndGesture()
+	if h := d.History(); len(h) != 3 {
+		t.Fatalf("history %v", h)
+	}
+	na, _ := d.Note(a)
+	nb, _ := d.Note(b)
+	if na.Vel != 40 || nb.Vel != 50 {
+		t.Fatal(na, nb)
+	}
+	roundTrip(t, d, before)
+}
