@@ -66,7 +66,7 @@ const (
 	MaxSteps       = pianoroll.MaxSteps // a song is at most 2048 bars of 4/4
 	MaxNotes       = 200_000            // notes in one document
 	DefaultLength  = 512                // a new song: 32 bars of 4/4, one model window
-	MaxImportBytes = 50 << 20           // MIDI files over this are refused before reading
+	MaxImportBytes = 50 << 20           // a file over this is refused unread (FromMIDI opens up to pianoroll.MaxFileBytes)
 	undoDepth      = 300
 	undoBytes      = 64 << 20 // the history's memory bound (a wasm tab has little to spare)
 )

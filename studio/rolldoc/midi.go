@@ -54,8 +54,8 @@ type loaded struct {
 }
 
 func readSong(data []byte) (loaded, error) {
-	if len(data) > MaxImportBytes {
-		return loaded{}, fmt.Errorf("%w: %d MB, the limit is %d MB; nothing was changed", ErrTooLarge, len(data)>>20, MaxImportBytes>>20)
+	if len(data) > pianoroll.MaxFileBytes {
+		return loaded{}, fmt.Errorf("%w: the file is %.1f MB, MIDI files up to %d MB open; nothing was changed", ErrTooLarge, float64(len(data))/(1<<20), pianoroll.MaxFileBytes>>20)
 	}
 	song, err := pianoroll.Parse(data)
 	empty := errors.Is(err, pianoroll.ErrNoNotes)
