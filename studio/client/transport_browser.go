@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,9 +42,29 @@ func browserURL(raw string, header http.Header) (string, error) {
 	return u.String(), nil
 }
 
-// errRefused is what a browser socket that closed before it opened means. A browser hides
-// the HTTP status of a refused upgrade (401 for a wrong token, 403 for another origin) and
-// of a server that is down: all look the same from a page.
-func errRefused(url string) error {
-	return protocol.Errorf(protocol.Unauthorized, "could not open %s: the studio is not running, or it refused this page (wrong token or origin)", url)
+// dialFailure says why a browser socket closed before it opened. A browser hides the HTTP
+// status of a refused upgrade, so the transport asks the same URL over plain HTTP (with the
+// page's cookies): 401 is a missing or wrong token, 403 another origin, both final;
+// anything else (no answer, a server going down) is worth redialling.
+func dialFailure(url string, status int, probeErr error) error {
+	switch {
+	case probeErr == nil && status == http.StatusUnauthorized:
+		return protocol.Errorf(protocol.Unauthorized, "the studio at %s refused this page: missing or wrong token (open the URL with the token the studio printed)", url)
+	case probeErr == nil && status == http.StatusForbidden:
+		return protocol.Errorf(protocol.Unauthorized, "the studio at %s refused this page's origin (start it with --allow-origin)", url)
+	case probeErr != nil:
+		return fmt.Errorf("cannot reach the studio at %s: %v", url, probeErr)
+	}
+	return fmt.Errorf("cannot open a websocket to %s (the server answered HTTP %d)", url, status)
+}
+
+// probeURL is the plain HTTP URL that asks the same questions as the socket's upgrade.
+func probeURL(wsURL string) string {
+	if rest, ok := strings.CutPrefix(wsURL, "ws://"); ok {
+		return "http://" + rest
+	}
+	if rest, ok := strings.CutPrefix(wsURL, "wss://"); ok {
+		return "https://" + rest
+	}
+	return wsURL
 }

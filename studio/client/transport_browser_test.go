@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 
@@ -31,7 +32,26 @@ func TestBrowserURL(t *testing.T) {
 			t.Errorf("browserURL(%q): %v, want bad_input", bad, err)
 		}
 	}
-	if protocol.CodeOf(errRefused("ws://h/ws")) != protocol.Unauthorized {
-		t.Error("errRefused is not typed unauthorized")
+}
+
+func TestDialFailure(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		err    error
+		final  bool
+	}{
+		{401, nil, true},
+		{403, nil, true},
+		{400, nil, false}, // the studio answers a plain GET of /ws: up and letting us in; retry
+		{502, nil, false},
+		{0, errors.New("Failed to fetch"), false},
+	} {
+		err := dialFailure("ws://h/ws", c.status, c.err)
+		if err == nil || (protocol.CodeOf(err) == protocol.Unauthorized) != c.final {
+			t.Errorf("status %d, probe error %v: %v (final %v)", c.status, c.err, err, c.final)
+		}
+	}
+	if probeURL("ws://h:1/ws?token=x") != "http://h:1/ws?token=x" || probeURL("wss://h/ws") != "https://h/ws" {
+		t.Error("probeURL")
 	}
 }

@@ -32,7 +32,7 @@ func DialBrowser(ctx context.Context, url string, header http.Header) (Conn, err
 			return nil, fmt.Errorf("dial %s: %w", url, ctx.Err())
 		}
 		if errors.Is(err, net.ErrClosed) {
-			return nil, errRefused(url)
+			return nil, probe(ctx, u)
 		}
 		return nil, fmt.Errorf("dial %s: %w", url, err)
 	}
@@ -78,4 +78,20 @@ func (c *browserConn) Close() error {
 	case <-time.After(time.Second):
 		return nil
 	}
+}
+
+// probe asks the socket's URL over plain HTTP why the upgrade failed (dialFailure).
+func probe(ctx context.Context, wsURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, probeURL(wsURL), nil)
+	if err != nil {
+		return dialFailure(wsURL, 0, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return dialFailure(wsURL, 0, err)
+	}
+	resp.Body.Close()
+	return dialFailure(wsURL, resp.StatusCode, nil)
 }

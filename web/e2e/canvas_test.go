@@ -607,3 +607,66 @@ func TestCanvasBadFiles(t *testing.T) {
 	t.Logf("51 MB file: %q", st.LastError)
 	s.noProblems()
 }
+
+// A connection lost in the middle of an inpaint: the canvas says so, keeps every edit, keeps
+// working offline, and saves everything when the network is back.
+func TestCanvasLostConnection(t *testing.T) {
+	canvasReady(t)
+	ctx := browserFor(t, 4*time.Minute)
+	srv := serve(t, server.Config{Canvas: theCanvas})
+	direct := strings.TrimSuffix(srv.URL, "/")
+	p := newProxy(t, srv.Addr())
+	base := strings.TrimSuffix(p.URL(), "/")
+	id := newProject(t, base, "Lost connection")
+	s := openStudio(t, ctx, base)
+	s.open(id)
+	example := filepath.Join("..", "..", "assets", "examples", "bossa-nova-Cm-127bpm.mid")
+	b, _ := os.ReadFile(example)
+	orig, err := pianoroll.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pickFile(example)
+	st := s.wait("the example song", 30*time.Second, func(st appState) bool { return st.Notes > 0 || st.LastError != "" })
+	s.frames(3)
+	st = s.state()
+	w := st.window()
+	maskFrom := (w.from + 24 + 15) / 16 * 16
+	cells := freeCells(orig.Notes, w, w.from, maskFrom-4, 2)
+	if len(cells) < 2 {
+		t.Fatalf("no free cells in %+v", w)
+	}
+	s.drawNotes(cells[:1])
+	mid := (w.lo + w.hi) / 2
+	st = s.boxMask(maskFrom, maskFrom+32, mid-12, mid+12)
+	before := st.Notes
+
+	s.click(s.control(st, "inpaint"))
+	s.wait("the inpaint job to run", 30*time.Second, func(st appState) bool { return st.Inpainting })
+	p.cut()
+	st = s.wait("the canvas to notice", 60*time.Second, func(st appState) bool { return !st.Inpainting && st.Connection == "offline" })
+	st = s.wait("a message", 10*time.Second, func(st appState) bool { return st.LastError != "" })
+	t.Logf("connection lost mid-inpaint: %q (connection %s)", st.LastError, st.Connection)
+	if st.Notes != before || st.MaskCells == 0 {
+		t.Fatalf("after the lost connection: %d notes (before %d), mask %d", st.Notes, before, st.MaskCells)
+	}
+
+	// Editing goes on offline; the edit is saved when the network is back.
+	st = s.drawNotes(cells[1:2])
+	p.restore()
+	last := ""
+	st = s.wait("the resync", 60*time.Second, func(st appState) bool {
+		if st.Connection != last {
+			last = st.Connection
+			_, v := song(t, direct, id)
+			t.Logf("connection %s, version %d (server %d), notes %d, toasts %v", st.Connection, st.Version, v, st.Notes, st.Toasts)
+		}
+		return st.Connection == "saved"
+	})
+	saved, version := song(t, direct, id)
+	if len(saved) != st.Notes || !hasNote(saved, cells[0][0], uint8(cells[0][1])) || !hasNote(saved, cells[1][0], uint8(cells[1][1])) {
+		t.Fatalf("server song v%d: %d notes, the canvas %d; drawn %v", version, len(saved), st.Notes, cells[:2])
+	}
+	t.Logf("resynced: server version %d holds all %d notes", version, len(saved))
+	s.noProblems("WebSocket", "Failed to fetch", "ERR_")
+}
