@@ -36,7 +36,9 @@ func runWindow(ctx context.Context, s *desktop.Setup, audio bool, stdout, stderr
 		w.shots = newShooter(dir, stderr)
 	}
 	fmt.Fprintln(stdout, "Ctrl+P in the window lists the recent projects")
-	ebiten.SetWindowSize(1280, 800)
+	if s.Width > 0 && s.Height > 0 {
+		ebiten.SetWindowSize(s.Width, s.Height)
+	}
 	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
 	ebiten.SetWindowClosingHandled(true)
 	err = ebiten.RunGame(w)

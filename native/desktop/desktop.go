@@ -29,6 +29,8 @@ type Options struct {
 	Silent    bool
 	Recent    bool // list the recent projects and exit
 	Verbose   bool
+	Width     int // window size in logical pixels (--size)
+	Height    int
 }
 
 // ParseFlags reads the command line.
@@ -47,8 +49,12 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.Silent, "silent", false, "no sound (chosen by itself when no audio device opens)")
 	fs.BoolVar(&o.Recent, "recent", false, "list the recent projects and exit")
 	fs.BoolVar(&o.Verbose, "v", false, "log the local server's requests and jobs")
+	size := fs.String("size", "1280x800", "window size, WIDTHxHEIGHT in logical pixels")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if _, err := fmt.Sscanf(*size, "%dx%d", &o.Width, &o.Height); err != nil || o.Width < 640 || o.Height < 480 || o.Width > 16384 || o.Height > 16384 {
+		return o, fmt.Errorf("--size %q: want WIDTHxHEIGHT, at least 640x480", *size)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (flags only; -h lists them)", fs.Arg(0))
@@ -81,6 +87,8 @@ type Setup struct {
 	Offline   string // the client's offline copies of edits not yet saved on the server
 	Recent    []Recent
 	Warnings  []string // said to the user, nothing stopped
+	Width     int      // window size, logical pixels
+	Height    int
 }
 
 // Prepare starts (or reaches) the server, picks the project and records it as the most recent.
@@ -90,7 +98,7 @@ func Prepare(ctx context.Context, o Options, out io.Writer) (*Setup, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Setup{ExportDir: o.ExportDir, Offline: filepath.Join(cfgDir, "offline")}
+	s := &Setup{ExportDir: o.ExportDir, Offline: filepath.Join(cfgDir, "offline"), Width: o.Width, Height: o.Height}
 	if s.ExportDir == "" {
 		if s.ExportDir, err = DefaultExportDir(); err != nil {
 			return nil, err

@@ -10,14 +10,19 @@ import (
 func TestFlags(t *testing.T) {
 	t.Setenv("STUDIO_SERVER", "")
 	o, err := ParseFlags([]string{"--project", "abc", "--silent"}, io.Discard)
-	if err != nil || o.Project != "abc" || !o.Silent || o.Server != "" {
+	if err != nil || o.Project != "abc" || !o.Silent || o.Server != "" || o.Width != 1280 || o.Height != 800 {
 		t.Fatalf("%+v %v", o, err)
+	}
+	if o, err := ParseFlags([]string{"--size", "1024x640"}, io.Discard); err != nil || o.Width != 1024 || o.Height != 640 {
+		t.Fatalf("--size: %+v %v", o, err)
 	}
 	for _, bad := range [][]string{
 		{"--server", "http://x:1", "--data", "/tmp/d"},
 		{"--new", "--project", "x"},
 		{"stray"},
 		{"--nope"},
+		{"--size", "big"},
+		{"--size", "100x100"},
 	} {
 		if _, err := ParseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%v accepted", bad)

@@ -179,7 +179,7 @@ func over(c, bg color.RGBA) color.RGBA {
 // and mask colours where the pointer went, and the project's saved song.mid holds the notes.
 func TestDrawNotesAndMask(t *testing.T) {
 	needXvfb(t)
-	x := startXvfb(t, 1280, 800)
+	x := startXvfb(t, screenW, screenH)
 	a := startApp(t, x, true)
 	th := ui.Dark()
 
@@ -187,8 +187,8 @@ func TestDrawNotesAndMask(t *testing.T) {
 	if !open.st.Audio {
 		t.Fatalf("no audio player on the null ALSA device:\n%s", a.out.String())
 	}
-	if got := open.img.Bounds().Size(); got.X < 800 || got.Y < 600 {
-		t.Fatalf("window %v", got)
+	if got := open.img.Bounds().Size(); got.X != screenW || got.Y != screenH {
+		t.Fatalf("window %v, want --size %dx%d", got, screenW, screenH)
 	}
 	a.measure(open)
 	if open.st.Notes != 0 || open.st.MaskCells != 0 {
@@ -200,7 +200,7 @@ func TestDrawNotesAndMask(t *testing.T) {
 	top := int(math.Floor(v.Top))
 	left := int(math.Ceil(v.Left))
 	p1, p2, pm := top-6, top-10, top-16 // two note rows, one mask row
-	if v.GridH < 20*v.RowH || v.GridW < 40*v.StepW {
+	if v.GridH < 26*v.RowH || v.GridW < 32*v.StepW {
 		t.Fatalf("grid too small to draw in: %+v", v)
 	}
 

@@ -47,7 +47,7 @@ func TestDropMIDI(t *testing.T) {
 	os.WriteFile(picked, mid.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(bin, "zenity"), []byte("#!/bin/sh\necho '"+picked+"'\n"), 0o755)
 
-	x := startXvfb(t, 1280, 800)
+	x := startXvfb(t, screenW, screenH)
 	a := startApp(t, x, true, "PATH="+bin+":"+os.Getenv("PATH"))
 	open := a.waitFor("the project to open", 60*time.Second, func(s state) bool { return s.Ready && s.View.StepW > 0 })
 	a.measure(open)

@@ -21,6 +21,10 @@ import (
 // they build the cgo desktop binary and run a real X server.
 const Env = "STUDIO_XVFB"
 
+// The screen and window size: software GL draws every pixel on the CPU, so a smaller window
+// keeps frames quick on a busy 2-core machine; the roll still shows 49 steps × 32 rows.
+const screenW, screenH = 1024, 640
+
 // BinEnv names a desktop binary already built, by absolute path (task desktop:test builds build/studio-desktop);
 // without it the test builds one into its temp folder.
 const BinEnv = "STUDIO_DESKTOP_BIN"
@@ -189,7 +193,8 @@ func startAppArgs(t *testing.T, x *xserver, nullALSA bool, args []string, env ..
 	if args == nil {
 		args = []string{"--data", a.data, "--engine", "cpu"}
 	}
-	a.cmd = exec.Command(bin, append(args, "--export-dir", filepath.Join(home, "export"))...)
+	args = append(args, "--export-dir", filepath.Join(home, "export"), "--size", fmt.Sprintf("%dx%d", screenW, screenH))
+	a.cmd = exec.Command(bin, args...)
 	a.cmd.Env = append(os.Environ(),
 		"DISPLAY="+x.display, "HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_DATA_HOME="+filepath.Join(home, "share"),

@@ -16,7 +16,7 @@ import (
 // frames come; either way a quit loses nothing.)
 func TestSilentAndQuitSaves(t *testing.T) {
 	needXvfb(t)
-	x := startXvfb(t, 1280, 800)
+	x := startXvfb(t, screenW, screenH)
 	a := startApp(t, x, false)
 
 	open := a.waitFor("the project to open", 60*time.Second, func(s state) bool { return s.Ready && s.View.StepW > 0 })

@@ -15,7 +15,7 @@ import (
 // its note. The recent list on disk follows, newest first.
 func TestRecentProjects(t *testing.T) {
 	needXvfb(t)
-	x := startXvfb(t, 1280, 800)
+	x := startXvfb(t, screenW, screenH)
 	a := startApp(t, x, true)
 
 	first := a.waitFor("the project to open", 60*time.Second, func(s state) bool { return s.Ready && s.View.StepW > 0 })

@@ -44,7 +44,7 @@ func TestRemoteServerOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	x := startXvfb(t, 1280, 800)
+	x := startXvfb(t, screenW, screenH)
 	u := "http://" + addr + "/?token=" + url.QueryEscape(token)
 	a := startAppArgs(t, x, true, []string{"--server", u, "--project", m.ID})
 	if a.project != m.ID {
