@@ -111,7 +111,7 @@ func edit(d *Doc, next func(n int) int) string {
 	pt := func() Point {
 		return Point{float64(next(200)) + float64(next(10))/10, float64(next(128)) + float64(next(10))/10}
 	}
-	switch op := next(26); op {
+	switch op := next(27); op {
 	case 0, 1, 2:
 		d.AddNote(pianoroll.Note{Start: next(300), Dur: 1 + next(40), Pitch: uint8(next(128)), Vel: uint8(1 + next(127))})
 		return "add"
@@ -196,9 +196,13 @@ func edit(d *Doc, next func(n int) int) string {
 		}
 		d.ApplyCandidate(fakeModel(req), 0)
 		return "apply candidate"
-	default:
+	case 25:
 		d.Remask()
 		return "remask"
+	default: // import the song itself: every note gets a new id, the mask is cleared
+		b, _ := d.MIDI()
+		d.Import(b)
+		return "import"
 	}
 }
 
