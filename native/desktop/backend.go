@@ -59,7 +59,7 @@ func StartLocal(ctx context.Context, dataDir, engine string, out io.Writer, log 
 		local: s,
 		done:  make(chan error, 1),
 		stop:  stop,
-		http:  &http.Client{Timeout: 30 * time.Second},
+		http:  newClient(),
 	}
 	go func() { b.done <- s.Serve(sctx) }()
 	return b, nil
@@ -78,7 +78,7 @@ func ConnectRemote(ctx context.Context, base, token string) (*Backend, error) {
 	b := &Backend{
 		URL:   strings.TrimRight(u.String(), "/"),
 		Token: token,
-		http:  &http.Client{Timeout: 30 * time.Second},
+		http:  newClient(),
 	}
 	b.Place = b.URL
 	resp, err := b.do(ctx, http.MethodGet, "/healthz", nil)
@@ -93,6 +93,15 @@ func ConnectRemote(ctx context.Context, base, token string) (*Backend, error) {
 		return nil, fmt.Errorf("studio server at %s wants a token: pass --token or the URL it printed (…/?token=…)", b.URL)
 	}
 	return nil, fmt.Errorf("studio server at %s: /healthz answered %s", b.URL, resp.Status)
+}
+
+// newClient talks to the studio's HTTP side. Redirects are not followed: the one answer
+// that redirects (a new project, 303 to /p/ID) carries what we want in its Location.
+func newClient() *http.Client {
+	return &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 func (b *Backend) do(ctx context.Context, method, path string, body url.Values) (*http.Response, error) {
@@ -172,18 +181,8 @@ func (b *Backend) Create(ctx context.Context, name string) (string, error) {
 		}
 		return m.ID, nil
 	}
-	// The server's form answers 303 See Other to /p/ID; read the id from it.
-	c := *b.http
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL+"/projects", strings.NewReader(url.Values{"kind": {kind}, "name": {name}}.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if b.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+b.Token)
-	}
-	resp, err := c.Do(req)
+	// The server's form answers 303 See Other to /p/ID (not followed: see newClient).
+	resp, err := b.do(ctx, http.MethodPost, "/projects", url.Values{"kind": {kind}, "name": {name}})
 	if err != nil {
 		return "", fmt.Errorf("create a project on %s: %w", b.URL, err)
 	}
