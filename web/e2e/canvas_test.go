@@ -288,6 +288,22 @@ func (s *studio) ctrlKey(letter byte) {
 	send(input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: "Control", Code: "ControlLeft", WindowsVirtualKeyCode: 17, Location: 1})
 }
 
+// fewestCandidates sets the side panel's "Candidates (K)" and "Repaint (U)" sliders to 1
+// by pressing their left ends (they sit 48 and 132 px above the inpaint button), so the
+// real model's inpaint costs one candidate of one pass on CI's CPU.
+func (s *studio) fewestCandidates() {
+	s.t.Helper()
+	st := s.state()
+	btn, ok := st.Controls["inpaint"]
+	if !ok {
+		s.t.Fatal("no inpaint button")
+	}
+	ox, oy := s.origin()
+	for _, above := range []float64{48, 132} {
+		s.click(ox+btn.X+1, oy+btn.Y-above+17)
+	}
+}
+
 // open navigates to a project's editor and waits for the canvas to be up; it returns the
 // load time (navigation start of the editor page to the first frame with the project up).
 func (s *studio) open(id string) (appState, time.Duration) {
@@ -491,11 +507,12 @@ func TestCanvasPianoRoll(t *testing.T) {
 	st = s.boxMask(maskFrom, maskFrom+32, mid-12, mid+12)
 	t.Logf("drew notes at %v; masked %d cells (steps %d..%d, pitches %d..%d)", drawn, st.MaskCells, maskFrom, maskFrom+31, mid-12, mid+12)
 
-	// Inpaint with the real model (CPU in CI).
+	// Inpaint with the real model (CPU in CI): one candidate, one pass.
+	s.fewestCandidates()
 	s.click(s.control(st, "inpaint"))
 	s.wait("the inpaint job to start", 20*time.Second, func(st appState) bool { return st.Inpainting || st.Candidates > 0 || st.LastError != "" })
 	st = s.wait("candidates", 4*time.Minute, func(st appState) bool { return (st.Candidates > 0 && st.Applied >= 0) || st.LastError != "" })
-	if st.LastError != "" || st.Generated == 0 {
+	if st.LastError != "" || st.Generated == 0 || st.Candidates != 1 {
 		t.Fatalf("inpaint: %+v", st)
 	}
 	t.Logf("inpaint: %d candidates, candidate %d applied, %d generated notes, %d notes in all", st.Candidates, st.Applied, st.Generated, st.Notes)
