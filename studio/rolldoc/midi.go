@@ -250,12 +250,18 @@ func (d *Doc) load(l loaded) {
 // one undo step; the selection and the mask are cleared with it. A file without notes is
 // refused (ErrNoNotes): importing nothing over a song would only lose it. On any error the
 // document is unchanged.
-func (d *Doc) Import(data []byte) error {
+func (d *Doc) Import(data []byte) error { return d.replaceSong(data, false, "Import MIDI") }
+
+// ReplaceSong is Import for a song saved elsewhere (the server's newer version): an empty song
+// replaces this one too. One undo step, so the person can go back to what they had.
+func (d *Doc) ReplaceSong(data []byte) error { return d.replaceSong(data, true, "Load newer version") }
+
+func (d *Doc) replaceSong(data []byte, allowEmpty bool, label string) error {
 	l, err := readSong(data)
 	if err != nil {
 		return err
 	}
-	if len(l.notes) == 0 {
+	if len(l.notes) == 0 && !allowEmpty {
 		return fmt.Errorf("nothing imported: %w", ErrNoNotes)
 	}
 	if len(l.notes) > MaxNotes {
@@ -287,7 +293,7 @@ func (d *Doc) Import(data []byte) error {
 	if len(d.gen.ids) > 0 {
 		cmds = append(cmds, &genEdit{d: d, before: d.gen})
 	}
-	d.do(&undo.Group{Name: "Import MIDI", Commands: cmds})
+	d.do(&undo.Group{Name: label, Commands: cmds})
 	return nil
 }
 

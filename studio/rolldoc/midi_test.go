@@ -218,3 +218,16 @@ func FuzzFromMIDI(f *testing.F) {
 		}
 	})
 }
+
+func TestReplaceSongTakesAnEmptySong(t *testing.T) {
+	d := New()
+	mustAdd(t, d, 0, 4, 60)
+	empty, _ := New().MIDI()
+	if err := d.ReplaceSong(empty); err != nil || d.Len() != 0 {
+		t.Fatalf("%v, %d notes", err, d.Len())
+	}
+	d.Undo()
+	if d.Len() != 1 {
+		t.Fatal("undo")
+	}
+}

@@ -144,7 +144,7 @@ func (s *Session) resync() {
 
 // adopt loads the server's song into the document as an undoable import.
 func (s *Session) adopt(midi []byte, version int) error {
-	if err := s.doc.Import(midi); err != nil && !errors.Is(err, rolldoc.ErrNoNotes) {
+	if err := s.doc.ReplaceSong(midi); err != nil {
 		return err
 	}
 	v := s.doc.SongVersion()

@@ -225,6 +225,13 @@ func TestNewerServerSongIsLoadedWhenNothingIsUnsaved(t *testing.T) {
 	if !s.Doc().CanUndo() {
 		t.Fatal("loading the server's song cannot be undone")
 	}
+	// a song emptied elsewhere is loaded too
+	px.cut()
+	waitFor(t, "offline", func() bool { return s.State().Kind == studiosync.Offline })
+	empty, _ := rolldoc.New().MIDI()
+	st.srv.Projects.Save(id, "song.mid", empty)
+	px.heal()
+	waitFor(t, "the emptied song", func() bool { return s.Doc().Len() == 0 && s.State().Kind == studiosync.Saved })
 }
 
 func TestJobProgressCancelAndLostConnection(t *testing.T) {
