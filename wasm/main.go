@@ -40,6 +40,7 @@ func main() {
 		return
 	}
 	sh.app = a
+	js.Global().Get("performance").Call("mark", "studio:app")
 	sh.picker = newPicker(sh.imported)
 	ebiten.SetWindowTitle(pg.name + " · Latent Studio")
 	ebiten.SetRunnableOnUnfocused(true) // keep playing and saving while the page's dialogs have focus

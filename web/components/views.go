@@ -88,9 +88,10 @@ type Trash struct {
 // Shortcut is one line of the keyboard-shortcut sheet.
 type Shortcut struct{ Keys, Does string }
 
-// Shortcuts of the editor page; the canvas adds its own lines when it lands (issue 5).
+// Shortcuts of the editor page around the canvas. The canvas lists its own keys (tools,
+// play, inpaint, undo…) on its "Keys ?" button; keys go to whichever has the focus.
 var Shortcuts = []Shortcut{
-	{"?", "show or hide this sheet"},
+	{"?", "show or hide this sheet (in the canvas: the canvas's own keys)"},
 	{",", "show or hide settings"},
 	{"Esc", "close a dialog"},
 	{".", "cancel the running job"},

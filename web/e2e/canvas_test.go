@@ -314,6 +314,13 @@ func (s *studio) open(id string) (appState, time.Duration) {
 	if err := s.eval(frameWin+`.studioReady.at - performance.timeOrigin`, &ms); err != nil {
 		s.t.Fatal(err)
 	}
+	var marks map[string]float64
+	if err := s.eval(`(() => { const w = `+frameWin+`, m = {frame: w.performance.timeOrigin - performance.timeOrigin};
+		for (const e of w.performance.getEntriesByType("mark")) m[e.name] = m.frame + e.startTime;
+		for (const e of w.performance.getEntriesByType("resource")) if (e.name.endsWith(".wasm")) { m["wasm-bytes"] = e.transferSize; m["wasm-downloaded"] = m.frame + e.responseEnd }
+		return m })()`, &marks); err == nil {
+		s.t.Logf("load timeline (ms from navigation): %v; ready %.0f", marks, ms)
+	}
 	return st, time.Duration(ms * float64(time.Millisecond))
 }
 

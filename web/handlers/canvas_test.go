@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,9 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"latentstudio/studio/protocol"
 	"latentstudio/web/canvas"
 	"latentstudio/web/engine"
+	"latentstudio/web/jobs"
 	"latentstudio/web/security"
 )
 
@@ -56,5 +60,28 @@ func TestCanvasFrame(t *testing.T) {
 	}
 	if resp, _ := e.get(t, st.Wasm); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/wasm" {
 		t.Fatalf("wasm: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// The canvas shows its own inpainting jobs: the page's job bar leaves them out (a reload
+// ends the canvas's session, so the page could only show a frozen bar).
+func TestEditorLeavesCanvasJobsToTheCanvas(t *testing.T) {
+	e := setup(t)
+	e.sched.Register(protocol.KindRollInpaint, jobs.Kind{Job: true, Run: jobs.Burn})
+	m, _ := e.svc.Create("pianoroll", "Inpainting")
+	sess, _ := e.sched.Open("s1", func(jobs.Event) {})
+	defer sess.Close("test")
+	p, _ := json.Marshal(jobs.BurnParams{MS: 100, Steps: 50})
+	if _, _, err := sess.Submit(1, protocol.KindRollInpaint, p, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(5 * time.Second); len(e.sched.ProjectJobs(m.ID)) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the job never showed up")
+		}
+	}
+	_, doc := e.get(t, "/p/"+m.ID)
+	if _, hidden := doc.Find("#job").Attr("hidden"); !hidden || doc.Find("#job").AttrOr("data-job", "x") != "" {
+		t.Fatalf("page job bar shows the canvas's job: %q", doc.Find("#job-label").Text())
 	}
 }

@@ -296,6 +296,9 @@ func (h *Handlers) editor(w http.ResponseWriter, r *http.Request) {
 	k, _ := h.Projects.Kind(m.Kind)
 	v := components.Editor{Engine: h.engineView(), ID: m.ID, Name: m.Name, Kind: m.Kind, Label: h.Projects.Label(m.Kind), Main: k.Main, TestJobs: h.TestJobs}
 	for _, j := range h.Jobs.ProjectJobs(id) {
+		if canvasKinds[j.Kind] {
+			continue // the canvas shows its own jobs; its session ends with the page
+		}
 		cj := components.Job{ID: j.ID, Kind: j.Kind, State: j.State, Percent: int(j.Percent), Stage: j.Stage}
 		if j.ETAms > 0 {
 			cj.ETA = strconv.FormatInt((j.ETAms+999)/1000, 10) + " s"
@@ -309,6 +312,10 @@ func (h *Handlers) editor(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, r, http.StatusOK, components.EditorPage(v))
 }
+
+// canvasKinds are the job kinds the canvas runs and shows itself (progress, cancel, result);
+// the page's job bar leaves them out.
+var canvasKinds = map[string]bool{protocol.KindRollInpaint: true}
 
 // canvasFrame is the editor's frame that runs the canvas.
 func (h *Handlers) canvasFrame(w http.ResponseWriter, r *http.Request) {

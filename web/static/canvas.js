@@ -50,6 +50,7 @@
   async function start() {
     const st = await ready();
     say("Loading the canvas…", "loading");
+    performance.mark("studio:fetch");
     const wasm = fetch(st.wasm); // starts downloading while wasm_exec.js loads
     await script(st.exec);
     const go = new Go();
@@ -62,6 +63,7 @@
     } else {
       result = await WebAssembly.instantiate(await (await wasm).arrayBuffer(), go.importObject);
     }
+    performance.mark("studio:instantiated");
     body.dataset.state = "running";
     status.hidden = true;
     await go.run(result.instance); // returns when the program ends: a crash (see the console)
