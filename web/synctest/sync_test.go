@@ -216,12 +216,16 @@ func TestNewerServerSongIsLoadedWhenNothingIsUnsaved(t *testing.T) {
 	other := rolldoc.New()
 	other.AddNote(pianoroll.Note{Start: 0, Dur: 16, Pitch: 30, Vel: 50})
 	theirs, _ := other.MIDI()
-	st.srv.Projects.Save(id, "song.mid", theirs)
+	theirV, _ := st.srv.Projects.Save(id, "song.mid", theirs)
 	px.heal()
 	waitFor(t, "the server's song", func() bool {
 		ns := s.Doc().PlainNotes()
 		return len(ns) == 1 && ns[0].Pitch == 30 && s.State().Kind == studiosync.Saved
 	})
+	time.Sleep(400 * time.Millisecond) // past the autosave's debounce
+	if m, _ := st.srv.Store.Get(id); m.Version != theirV || s.State().Version != theirV {
+		t.Fatalf("loading the server's song made version %d (state %d), want %d", m.Version, s.State().Version, theirV)
+	}
 	if !s.Doc().CanUndo() {
 		t.Fatal("loading the server's song cannot be undone")
 	}
