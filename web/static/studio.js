@@ -77,7 +77,7 @@
   $("job-cancel").addEventListener("click", cancelJob);
   for (const b of document.querySelectorAll(".test-job")) {
     b.addEventListener("click", () => {
-      const s = send("job", { kind: b.dataset.kind, params: { ms: 250, steps: 20 }, project });
+      const s = send("job", { kind: b.dataset.kind, params: { ms: 500, steps: 30 }, project });
       jobSeq.set(s, b.dataset.kind);
       settings.close();
     });
