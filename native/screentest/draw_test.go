@@ -27,6 +27,9 @@ type state struct {
 	MaskCells  int    `json:"mask_cells"`
 	Tool       string `json:"tool"`
 	Audio      bool   `json:"audio"`
+	Inpainting bool   `json:"inpainting"`
+	Candidates int    `json:"candidates"`
+	Generated  int    `json:"generated"`
 	Connection string `json:"connection"`
 	Version    int    `json:"version"`
 	LastError  string `json:"last_error"`
