@@ -108,8 +108,12 @@ func (w *window) switchTo(id, name string) {
 	if err := w.app.Close(); err != nil {
 		fmt.Fprintln(w.stderr, "studio-desktop: saving", w.project+":", err)
 	}
+	prev, prevName := w.project, w.name
 	if err := w.open(id, name); err != nil {
 		fmt.Fprintln(w.stderr, "studio-desktop: open", id+":", err)
+		if err := w.open(prev, prevName); err != nil { // the closed studio must not stay in use
+			fmt.Fprintln(w.stderr, "studio-desktop: reopen", prev+":", err)
+		}
 		return
 	}
 	list, err := desktop.Remember(w.setup.Backend.Place, id, name)
