@@ -133,6 +133,7 @@ func New(cfg Config) (*App, error) {
 }
 
 func (a *App) open() {
+	a.cfg.Log("studio: opening project %s on %s", a.cfg.Project, a.cfg.Server)
 	s, err := sync.Open(a.ctx, sync.Config{
 		Server: a.cfg.Server, Project: a.cfg.Project, Token: a.cfg.Token,
 		Dial: a.cfg.Dial, Local: a.cfg.Local, HTTP: a.cfg.HTTP, Name: "studio",
@@ -145,6 +146,7 @@ func (a *App) open() {
 		return
 	}
 	a.session = s
+	a.cfg.Log("studio: project %s open (%s)", a.cfg.Project, s.State())
 	a.pending = append(a.pending, func() { a.setDoc(s.Doc()) })
 }
 

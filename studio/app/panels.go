@@ -144,7 +144,7 @@ func (a *App) sidePanel(r ui.Rect) {
 	a.rects["inpaint"] = btn
 	switch {
 	case running:
-		bar, cancel := btn.CutRight(74)
+		cancel, bar := btn.CutRight(74)
 		bar.W -= 6
 		label := fmt.Sprintf("%s %.0f%%", stage, pct)
 		c.Progress(bar, pct/100, label)
