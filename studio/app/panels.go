@@ -346,9 +346,13 @@ func (a *App) engine() string {
 		return ""
 	}
 	if e, ok := any(s).(interface{ Engine() protocol.EngineInfo }); ok {
-		return engineLine(e.Engine())
+		if line := engineLine(e.Engine()); line != "" {
+			return line
+		}
 	}
-	return ""
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return engineLine(a.engineInfo)
 }
 
 // decodeNotes unflattens (start, dur, pitch, vel) quadruples, skipping
