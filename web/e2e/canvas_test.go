@@ -69,7 +69,7 @@ func init() {
 
 // studio drives the canvas of one editor page.
 type studio struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	base string // the server's (or proxy's) http://host:port
 
@@ -77,7 +77,7 @@ type studio struct {
 	problems []string
 }
 
-func openStudio(t *testing.T, ctx context.Context, base string) *studio {
+func openStudio(t testing.TB, ctx context.Context, base string) *studio {
 	s := &studio{t: t, ctx: ctx, base: strings.TrimSuffix(base, "/")}
 	chromedp.Listen(ctx, func(ev any) {
 		s.mu.Lock()
@@ -324,7 +324,7 @@ func (s *studio) open(id string) (appState, time.Duration) {
 	return st, time.Duration(ms * float64(time.Millisecond))
 }
 
-func newProject(t *testing.T, base, name string) string {
+func newProject(t testing.TB, base, name string) string {
 	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.PostForm(strings.TrimSuffix(base, "/")+"/projects", url.Values{"kind": {"pianoroll"}, "name": {name}})
@@ -340,7 +340,7 @@ func newProject(t *testing.T, base, name string) string {
 }
 
 // song fetches the project's saved song and its version.
-func song(t *testing.T, base, id string) ([]pianoroll.Note, int) {
+func song(t testing.TB, base, id string) ([]pianoroll.Note, int) {
 	t.Helper()
 	resp, err := http.Get(strings.TrimSuffix(base, "/") + "/projects/" + id + "/files/song.mid")
 	if err != nil {
@@ -693,4 +693,27 @@ func TestCanvasLostConnection(t *testing.T) {
 	}
 	t.Logf("resynced: server version %d holds all %d notes", version, len(saved))
 	s.noProblems("WebSocket", "Failed to fetch", "ERR_")
+}
+
+// BenchmarkCanvasLoad measures the editor's load on localhost in headless chromium: from
+// the editor page's navigation start to the first frame drawn with the project open
+// (window.studioReady), with an empty browser cache (first-ms) and on a reload (reload-ms,
+// the wasm and its compiled code cached). Run: task bench:canvas.
+func BenchmarkCanvasLoad(b *testing.B) {
+	canvasReady(b)
+	srv := serve(b, server.Config{Canvas: theCanvas})
+	base := strings.TrimSuffix(srv.URL, "/")
+	id := newProject(b, base, "Load time")
+	var first, reload time.Duration
+	for i := 0; i < b.N; i++ {
+		ctx := browserFor(b, 2*time.Minute) // a fresh profile: nothing cached
+		s := openStudio(b, ctx, base)
+		_, d := s.open(id)
+		first += d
+		_, d = s.open(id)
+		reload += d
+	}
+	b.ReportMetric(float64(first.Milliseconds())/float64(b.N), "first-ms")
+	b.ReportMetric(float64(reload.Milliseconds())/float64(b.N), "reload-ms")
+	b.ReportMetric(float64(theCanvas.Status().Gzip)/1e6, "gzip-MB")
 }

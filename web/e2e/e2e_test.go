@@ -21,7 +21,7 @@ import (
 )
 
 // chromium finds the browser, or skips (fails when STUDIO_E2E_REQUIRED=1, as in CI).
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, c := range []string{os.Getenv("STUDIO_CHROMIUM"), "/usr/bin/chromium", "chromium", "chromium-browser"} {
 		if c == "" {
@@ -38,13 +38,13 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	return browserFor(t, 90*time.Second)
 }
 
 // browserFor is a headless chromium whose session ends after d.
-func browserFor(t *testing.T, d time.Duration) context.Context {
+func browserFor(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
@@ -67,7 +67,7 @@ func browserFor(t *testing.T, d time.Duration) context.Context {
 	return tctx
 }
 
-func serve(t *testing.T, cfg server.Config) *server.Server {
+func serve(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
 	cfg.Listen, cfg.Data = "127.0.0.1:0", t.TempDir()
 	if cfg.Log == nil {

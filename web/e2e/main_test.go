@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 }
 
 // canvasReady waits for the canvas build (minutes on a cold cache) and fails when it failed.
-func canvasReady(t *testing.T) canvas.Status {
+func canvasReady(t testing.TB) canvas.Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
