@@ -651,9 +651,11 @@ func TestCanvasLostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.pickFile(example)
-	st := s.wait("the example song", 30*time.Second, func(st appState) bool { return st.Notes > 0 || st.LastError != "" })
+	if st := s.wait("the example song", 30*time.Second, func(st appState) bool { return st.Notes > 0 || st.LastError != "" }); st.LastError != "" {
+		t.Fatalf("open the example: %s", st.LastError)
+	}
 	s.frames(3)
-	st = s.state()
+	st := s.state()
 	w := st.window()
 	maskFrom := (w.from + 24 + 15) / 16 * 16
 	cells := freeCells(orig.Notes, w, w.from, maskFrom-4, 2)
