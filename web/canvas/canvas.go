@@ -498,7 +498,13 @@ func prune(cache, current string, keep int) {
 	}
 	var old []built
 	for _, e := range ents {
-		if !e.IsDir() || e.Name() == current || !strings.HasPrefix(e.Name(), "wasm-") || strings.Contains(e.Name(), ".tmp-") {
+		if !e.IsDir() || e.Name() == current || !strings.HasPrefix(e.Name(), "wasm-") {
+			continue
+		}
+		if strings.Contains(e.Name(), ".tmp-") { // a build killed half way
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(filepath.Join(cache, e.Name()))
+			}
 			continue
 		}
 		if fi, err := e.Info(); err == nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"strings"
+	"testing"
 
 	"latentstudio/web/server"
 )
@@ -40,7 +41,11 @@ func serve(ctx context.Context, args []string) error {
 	if err := s.Start(); err != nil {
 		return err
 	}
-	s.Canvas.Start() // a source checkout builds the browser canvas now, in the background
+	if !testing.Testing() {
+		// A source checkout builds the browser canvas now, in the background. A test binary
+		// that serves (fault, load, sync tests) builds it only if a canvas is asked for.
+		s.Canvas.Start()
+	}
 	return s.Serve(ctx)
 }
 
