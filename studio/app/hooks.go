@@ -59,14 +59,10 @@ func (a *App) State() State {
 	}
 	d, v := a.doc, a.view
 	s.Ready = true
-	s.Notes, s.Selected, s.MaskCells = d.Len(), len(d.Selection()), d.MaskCount()
+	s.Notes, s.MaskCells = d.Len(), d.MaskCount()
 	s.Tool = v.Tool.String()
 	s.Playing, s.Playhead = v.Playing, v.Playhead
-	for _, n := range d.Notes() {
-		if d.Generated(n.ID) {
-			s.Generated++
-		}
-	}
+	s.Selected, s.Generated = v.SelectedCount(), v.GeneratedCount()
 	g := v.Layout(a.rects["roll"]).Grid
 	s.View = ViewGeom{g.X, g.Y, g.W, g.H, v.Left, v.Top, v.StepW, v.RowH}
 	return s

@@ -254,6 +254,9 @@ const (
 	flagGenerated
 )
 
+// GeneratedCount is the number of notes the last applied candidate wrote.
+func (v *View) GeneratedCount() int { return len(v.sync().generated) }
+
 // visibleNotes returns the notes sounding in [from, to): a binary search on
 // the sorted starts, widened left by the longest note.
 func (c *docCache) visibleNotes(from, to float64) []rolldoc.Note {
