@@ -201,6 +201,29 @@ func (a *App) sidePanel(r ui.Rect) {
 		y += 18
 	}
 	y += 16
+	heading("Song")
+	meters := []string{"2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "12/8"}
+	sel := -1
+	if m := a.doc.Meter(); len(m) > 0 {
+		cur := fmt.Sprintf("%d/%d", m[0].Num, m[0].Den)
+		for i, s := range meters {
+			if s == cur {
+				sel = i
+			}
+		}
+		if sel < 0 {
+			meters = append(meters, cur)
+			sel = len(meters) - 1
+		}
+	}
+	c.Paint.Text(in.X, y+6, "Time signature", 12, t.TextDim, ui.AlignLeft)
+	if c.Dropdown("meter", ui.R(in.X+in.W-96, y, 96, 28), meters, &sel) {
+		var num, den int
+		if _, err := fmt.Sscanf(meters[sel], "%d/%d", &num, &den); err == nil {
+			a.fail("time signature", a.doc.SetTimeSignature(num, den))
+		}
+	}
+	y += 40
 	heading("View")
 	c.Toggle("follow", ui.R(in.X, y, in.W, 24), "Follow the playhead", &a.view.Follow)
 	y += 30
@@ -287,6 +310,12 @@ func (a *App) thumbnail(r ui.Rect, flat protocol.RollNotes, from, steps int) {
 	}
 	lo, hi = max(0, lo-2), min(127, hi+2)
 	sx := r.W / float64(max(steps, 1))
+	// Shade the part of the window the mask covered, where the candidates differ.
+	if mf, mt, ok := a.doc.MaskBounds(); ok && mt > from && mf < from+steps {
+		x0 := r.X + float64(max(mf, from)-from)*sx
+		x1 := r.X + float64(min(mt, from+steps)-from)*sx
+		a.ui.Paint.FillRect(x0, r.Y, x1-x0, r.H, t.Mask)
+	}
 	sy := r.H / float64(hi-lo+1)
 	for _, n := range notes {
 		x := r.X + float64(n.Start-from)*sx
