@@ -322,7 +322,8 @@ func (v *View) drawGesture(p *ui.Painter, th *ui.Theme, g ui.Rect) {
 		if v.g.kind == gBox {
 			col = th.MaskEdge
 		}
-		r := ui.Corners(v.g.x0, v.g.y0, v.g.x1, v.g.y1)
+		// Anchored in roll cells: the view may scroll during the drag.
+		r := ui.Corners(v.X(g, v.g.start.X), v.Y(g, v.g.start.Y), v.g.x1, v.g.y1)
 		p.FillRect(r.X, r.Y, r.W, r.H, ui.Mix(col, color.RGBA{}, 0.8))
 		p.Stroke(r, 1, col)
 	case gLasso:

@@ -144,6 +144,9 @@ func (v *View) Update(c *ui.Context, r ui.Rect) {
 	case it.Pressed:
 		v.press(c, it, g, pt, mx, my)
 	case it.Down && v.g.kind != gNone:
+		if v.autoScroll(g, mx, my) {
+			pt = v.At(g, mx, my)
+		}
 		v.drag(c, g, pt, mx, my)
 	case it.Released:
 		v.release(c, g, pt)
@@ -358,15 +361,42 @@ func (v *View) drag(c *ui.Context, g ui.Rect, pt rolldoc.Point, mx, my float64) 
 	}
 }
 
+// autoScroll moves the view while a drag holds the pointer near or past the
+// grid's edges, so a note can be dragged, or a mask painted, beyond the view.
+// It reports whether the view moved.
+func (v *View) autoScroll(g ui.Rect, mx, my float64) bool {
+	switch v.g.kind {
+	case gDraw, gMove, gResizeEnd, gResizeStart, gRubber, gBrush, gBox, gLasso:
+	default:
+		return false
+	}
+	const edge, most = 16.0, 24.0 // pixels from the edge where it starts; fastest pixels per tick
+	left, top := v.Left, v.Top
+	switch {
+	case mx > g.Right()-edge:
+		v.Left += math.Min(most, mx-(g.Right()-edge)) / v.StepW
+	case mx < g.X+edge:
+		v.Left -= math.Min(most, g.X+edge-mx) / v.StepW
+	}
+	switch {
+	case my < g.Y+edge:
+		v.Top += math.Min(most, g.Y+edge-my) / v.RowH
+	case my > g.Bottom()-edge:
+		v.Top -= math.Min(most, my-(g.Bottom()-edge)) / v.RowH
+	}
+	v.clampView(g)
+	return v.Left != left || v.Top != top
+}
+
 func (v *View) release(c *ui.Context, g ui.Rect, pt rolldoc.Point) {
 	switch v.g.kind {
 	case gRubber:
-		a, b := v.At(g, v.g.x0, v.g.y0), pt
+		a, b := v.g.start, pt
 		from, to := int(math.Floor(math.Min(a.X, b.X))), int(math.Ceil(math.Max(a.X, b.X)))
 		lo, hi := int(math.Floor(math.Min(a.Y, b.Y))), int(math.Floor(math.Max(a.Y, b.Y)))
 		v.Doc.SelectRect(max(from, 0), max(to, from+1), max(lo, 0), min(hi, 127), v.g.add)
 	case gBox:
-		a, b := v.At(g, v.g.x0, v.g.y0), pt
+		a, b := v.g.start, pt
 		s0, s1 := int(math.Floor(math.Min(a.X, b.X))), int(math.Floor(math.Max(a.X, b.X)))
 		p0, p1 := int(math.Floor(math.Min(a.Y, b.Y))), int(math.Floor(math.Max(a.Y, b.Y)))
 		v.Doc.MaskBox(max(s0, 0), max(p0, 0), max(s1, 0), min(p1, 127), v.g.erase)

@@ -356,3 +356,35 @@ func TestErrorsReachTheApp(t *testing.T) {
 		t.Fatalf("transposing past the top: %v", got)
 	}
 }
+
+func TestDragPastTheEdgeScrolls(t *testing.T) {
+	rg := newRig(t)
+	if err := rg.v.Doc.SetLength(4096); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rg.v.Doc.AddNote(pianoroll.Note{Start: 4, Dur: 4, Pitch: 60, Vel: 90}); err != nil {
+		t.Fatal(err)
+	}
+	rg.tick()
+	g := rg.grid()
+	x0, y0 := rg.cell(5, 60)
+	rg.moveTo(x0, y0)
+	rg.in.Buttons[ui.MouseLeft] = true
+	rg.tick()
+	rg.moveTo(g.Right()+30, y0) // past the right edge, held there
+	for i := 0; i < 30; i++ {
+		rg.tick()
+	}
+	rg.in.Buttons[ui.MouseLeft] = false
+	rg.tick()
+	if rg.v.Left <= 0 {
+		t.Fatal("holding a drag past the edge must scroll")
+	}
+	_, vis := rg.v.Visible(g)
+	if n := rg.v.Doc.Notes()[0]; float64(n.Start) < vis-8 {
+		t.Fatalf("the note must follow the scroll: start %d, view ends at %.0f", n.Start, vis)
+	}
+	if h := rg.v.Doc.History(); len(h) != 3 || h[2] != "Move notes" {
+		t.Fatalf("the whole drag is one undo step: %v", h)
+	}
+}
