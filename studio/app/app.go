@@ -47,6 +47,13 @@ type Config struct {
 	// App.Import with what the person picked. nil hides "Open MIDI…".
 	OpenFile func()
 
+	// Projects shows the platform's project list (File ▸ Projects…); nil hides it.
+	Projects func()
+
+	// Inpaint sets the inpainting controls' starting values; zero fields
+	// keep the app's defaults (U 4, K 4, busy-ness 50%, server's sampler).
+	Inpaint rolldoc.InpaintOptions
+
 	Theme string  // "dark" (default) or "light"
 	Scale float64 // device pixels per logical pixel; 0: the monitor's
 	Log   func(format string, args ...any)
@@ -88,6 +95,8 @@ type App struct {
 	frames      int
 	rects       map[string]ui.Rect // named controls, for test hooks
 	fitted      bool
+	sideScroll  float64 // side panel scroll offset
+	sideH       float64 // side panel content height
 	songVersion uint64
 }
 
@@ -118,6 +127,18 @@ func New(cfg Config) (*App, error) {
 	a.roll = ui.NewPainter()
 	a.roll.Measure = fonts.Width
 	a.opts = rolldoc.InpaintOptions{Repaint: 4, Candidates: 4, Percentile: 0.5}
+	if o := cfg.Inpaint; o != (rolldoc.InpaintOptions{}) {
+		if o.Repaint > 0 {
+			a.opts.Repaint = o.Repaint
+		}
+		if o.Candidates > 0 {
+			a.opts.Candidates = o.Candidates
+		}
+		if o.Percentile > 0 {
+			a.opts.Percentile = o.Percentile
+		}
+		a.opts.Seed, a.opts.Sampler, a.opts.Sampling = o.Seed, o.Sampler, o.Sampling
+	}
 	a.inp.applied, a.inp.preview = -1, -1
 	a.registerShortcuts()
 
@@ -215,8 +236,26 @@ func (a *App) fail(what string, err error) {
 	a.cfg.Log("studio: %s", msg)
 }
 
-// Close saves what is unsaved and stops the session.
+// Notify shows a message from the shell (a toast; errors are also kept for
+// State.LastError). Call it on the game loop's goroutine.
+func (a *App) Notify(level ui.Level, msg string) {
+	if level == ui.Error {
+		a.lastError = msg
+		a.cfg.Log("studio: %s", msg)
+	}
+	a.ui.Toast(level, msg)
+}
+
+// Fail shows an error (a toast and State.LastError). Call it on the game
+// loop's goroutine.
+func (a *App) Fail(err error) { a.fail("", err) }
+
+// Close commits a gesture still in progress (a note held under the pencil),
+// saves what is unsaved and stops the session.
 func (a *App) Close() error {
+	if a.view != nil {
+		a.view.Finish()
+	}
 	a.inp.cancelJob()
 	var err error
 	a.mu.Lock()
@@ -327,7 +366,8 @@ func (a *App) frame() {
 	all := ui.R(0, 0, a.w, a.h)
 	status, rest := all.CutBottom(28)
 	bar, rest := rest.CutTop(48)
-	a.drawStatus(status)
+	// The status bar is drawn last so that it covers a panel's overflow.
+	defer a.drawStatus(status)
 
 	if a.view == nil {
 		a.toolbar(bar, false)

@@ -20,7 +20,12 @@ func (a *App) toolbar(r ui.Rect, ready bool) {
 	c.Panel(r)
 	c.Paint.FillRect(r.X, r.Bottom()-1, r.W, 1, t.Border)
 	row := ui.NewRow(r.Inset(8), 6)
-	title := row.Next(150)
+	compact := r.W < 1100 // narrow windows: short tool names
+	tw := 150.0
+	if compact {
+		tw = 118
+	}
+	title := row.Next(tw)
 	c.Paint.Text(title.X+4, title.Y+3, "Latent Studio", -15, t.Text, ui.AlignLeft)
 	name := a.cfg.Project
 	if name == "" {
@@ -31,10 +36,15 @@ func (a *App) toolbar(r ui.Rect, ready bool) {
 		return
 	}
 	v := a.view
+	short := []string{"Pen", "Sel", "Brush", "Erase", "Box", "Lasso"}
 	for i, tool := range rollview.Tools() {
-		b := row.Next(62)
+		w, label := 62.0, fmt.Sprintf("%d %s", i+1, tool)
+		if compact {
+			w, label = 48, short[i]
+		}
+		b := row.Next(w)
 		a.rects["tool."+tool.String()] = b
-		if c.ToolButton("tool."+tool.String(), b, fmt.Sprintf("%d %s", i+1, tool), v.Tool == tool) {
+		if c.ToolButton("tool."+tool.String(), b, label, v.Tool == tool) {
 			v.Tool = tool
 		}
 	}
@@ -61,13 +71,6 @@ func (a *App) toolbar(r ui.Rect, ready bool) {
 	if c.IconButton("play", a.rects["play"], icon, play, v.Playing) {
 		a.togglePlay()
 	}
-	bpm := 120.0
-	if ts := a.doc.Tempos(); len(ts) > 0 {
-		bpm = ts[0].BPM
-	}
-	if c.Slider("tempo", row.Next(100), "Tempo", &bpm, 40, 240, 1, "%.0f") {
-		a.fail("tempo", a.doc.SetTempo(0, bpm))
-	}
 	c.Separator(row.Next(8))
 	a.rects["undo"] = row.Next(54)
 	if c.Button("undo", a.rects["undo"], "Undo") {
@@ -78,21 +81,22 @@ func (a *App) toolbar(r ui.Rect, ready bool) {
 		a.doc.Redo()
 	}
 
-	right := ui.NewRow(ui.R(r.Right()-8-3*70-12, r.Y+8, 3*70+12, r.H-16), 6)
-	items := []ui.MenuItem{{Label: "Open MIDI…", Disabled: a.cfg.OpenFile == nil}, {Label: "Export MIDI", Hint: "Ctrl+E"}}
+	right := ui.NewRow(ui.R(r.Right()-8-2*70-6, r.Y+8, 2*70+6, r.H-16), 6)
+	items := []ui.MenuItem{
+		{Label: "Open MIDI…", Hint: "Ctrl+O", Disabled: a.cfg.OpenFile == nil},
+		{Label: "Export MIDI", Hint: "Ctrl+E"},
+	}
+	if a.cfg.Projects != nil {
+		items = append(items, ui.MenuItem{Label: "Projects…"})
+	}
 	a.rects["file"] = right.Next(70)
 	switch c.Menu("file", a.rects["file"], "File", items) {
 	case 0:
 		a.cfg.OpenFile()
 	case 1:
 		_, _ = a.ExportMIDI()
-	}
-	theme := "Light"
-	if !t.Dark {
-		theme = "Dark"
-	}
-	if c.Button("theme", right.Next(70), theme) {
-		a.toggleTheme()
+	case 2:
+		a.cfg.Projects()
 	}
 	if c.Button("help", right.Next(70), "Keys ?") {
 		a.help = !a.help
@@ -114,7 +118,19 @@ func (a *App) sidePanel(r ui.Rect) {
 	c.Panel(r)
 	c.Paint.FillRect(r.X, r.Y, 1, r.H, t.Border)
 	in := r.Inset(16)
-	y := in.Y
+	// A short window scrolls the panel (wheel over it).
+	if mx, my := c.Mouse(); r.Contains(mx, my) && !c.Blocked() {
+		if _, wy := c.Wheel(); wy != 0 {
+			a.sideScroll -= wy * 30
+		}
+	}
+	a.sideScroll = max(0, min(a.sideScroll, a.sideH-in.H))
+	y := in.Y - a.sideScroll
+	c.Paint.Clip(r)
+	defer func() {
+		c.Paint.NoClip()
+		a.sideH = y + a.sideScroll - in.Y
+	}()
 	heading := func(s string) {
 		c.Paint.Text(in.X, y, s, -13, t.Text, ui.AlignLeft)
 		y += 26
@@ -216,6 +232,14 @@ func (a *App) sidePanel(r ui.Rect) {
 			sel = len(meters) - 1
 		}
 	}
+	bpm := 120.0
+	if ts := a.doc.Tempos(); len(ts) > 0 {
+		bpm = ts[0].BPM
+	}
+	if c.Slider("tempo", ui.R(in.X, y, in.W, 34), "Tempo (BPM)", &bpm, 40, 240, 1, "%.0f") {
+		a.fail("tempo", a.doc.SetTempo(0, bpm))
+	}
+	y += 42
 	c.Paint.Text(in.X, y+6, "Time signature", 12, t.TextDim, ui.AlignLeft)
 	if c.Dropdown("meter", ui.R(in.X+in.W-96, y, 96, 28), meters, &sel) {
 		var num, den int
@@ -228,6 +252,11 @@ func (a *App) sidePanel(r ui.Rect) {
 	c.Toggle("follow", ui.R(in.X, y, in.W, 24), "Follow the playhead", &a.view.Follow)
 	y += 30
 	c.Toggle("lane", ui.R(in.X, y, in.W, 24), "Velocity lane", &a.view.ShowLane)
+	y += 30
+	light := !t.Dark
+	if c.Toggle("theme", ui.R(in.X, y, in.W, 24), "Light theme", &light) {
+		a.toggleTheme()
+	}
 }
 
 // candidateStrip: one card per candidate with a thumbnail of its window;

@@ -361,6 +361,16 @@ func (v *View) drag(c *ui.Context, g ui.Rect, pt rolldoc.Point, mx, my float64) 
 	}
 }
 
+// Finish ends a gesture in progress as if the button were released where the
+// pointer last was (the app closes while a note is held under the pencil).
+func (v *View) Finish() {
+	if v.g.kind == gNone {
+		return
+	}
+	g := v.Layout(v.rect).Grid
+	v.release(nil, g, v.At(g, v.g.x1, v.g.y1))
+}
+
 // autoScroll moves the view while a drag holds the pointer near or past the
 // grid's edges, so a note can be dragged, or a mask painted, beyond the view.
 // It reports whether the view moved.

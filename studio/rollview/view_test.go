@@ -388,3 +388,21 @@ func TestDragPastTheEdgeScrolls(t *testing.T) {
 		t.Fatalf("the whole drag is one undo step: %v", h)
 	}
 }
+
+func TestFinishCommitsAHeldPencilNote(t *testing.T) {
+	rg := newRig(t)
+	x, y := rg.cell(8, 62)
+	rg.moveTo(x, y)
+	rg.in.Buttons[ui.MouseLeft] = true
+	rg.tick()
+	if rg.v.Doc.Len() != 0 {
+		t.Fatal("the pencil adds its note on release")
+	}
+	rg.v.Finish() // the app is closing with the button still down
+	if n, ok := rg.v.Doc.NoteAt(8, 62); !ok || n.Dur != 4 {
+		t.Fatalf("held note after Finish: %+v %v", n, ok)
+	}
+	if rg.v.Busy() {
+		t.Fatal("Finish must end the gesture")
+	}
+}
