@@ -1,6 +1,9 @@
 package ui
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // driver feeds synthetic input ticks to a Context, as a window would.
 type driver struct {
@@ -325,5 +328,61 @@ func TestPainterSplitsBatchesAtTheIndexLimit(t *testing.T) {
 	p.Text(30, 30, "outside", 12, Dark().Text, AlignLeft)
 	if len(p.ops) != 1 {
 		t.Fatal("text outside the clip must be dropped")
+	}
+}
+
+func TestPopupOpensAtThePointAndClosesOutside(t *testing.T) {
+	d := newDriver()
+	picked := -1
+	frame := func(c *Context) {
+		if p := c.Popup("ctx", []MenuItem{{Label: "Mask above"}, {Label: "Mask below"}}); p >= 0 {
+			picked = p
+		}
+	}
+	d.tick(func(c *Context) { c.OpenPopup("ctx", 100, 100); frame(c) })
+	// Second row: 26 px rows from y = 100+4.
+	d.move(150, 100+4+26+10)
+	d.tick(frame)
+	d.in.Buttons[MouseLeft] = true
+	d.tick(frame)
+	d.in.Buttons[MouseLeft] = false
+	d.tick(frame)
+	d.tick(frame)
+	if picked != 1 {
+		t.Fatalf("picked %d, want 1", picked)
+	}
+	// Reopen, then click elsewhere: closed, nothing picked.
+	picked = -1
+	d.tick(func(c *Context) { c.OpenPopup("ctx", 100, 100); frame(c) })
+	d.move(600, 500)
+	d.tick(frame)
+	d.in.Buttons[MouseLeft] = true
+	d.tick(frame)
+	d.in.Buttons[MouseLeft] = false
+	d.tick(frame)
+	if picked != -1 || d.c.Focus() != "" {
+		t.Fatalf("a click outside must close the popup: picked %d focus %q", picked, d.c.Focus())
+	}
+}
+
+func TestToastsExpire(t *testing.T) {
+	d := newDriver()
+	now := time.Unix(1000, 0)
+	d.c.now = func() time.Time { return now }
+	d.c.Toast(Info, "saved")
+	d.c.Toast(Error, "offline")
+	d.tick(func(*Context) {})
+	if got := d.c.Toasts(); len(got) != 2 {
+		t.Fatalf("toasts: %v", got)
+	}
+	now = now.Add(5 * time.Second)
+	d.tick(func(*Context) {})
+	if got := d.c.Toasts(); len(got) != 1 || got[0] != "offline" {
+		t.Fatalf("after 5 s only the error stays: %v", got)
+	}
+	now = now.Add(5 * time.Second)
+	d.tick(func(*Context) {})
+	if got := d.c.Toasts(); len(got) != 0 {
+		t.Fatalf("after 10 s none: %v", got)
 	}
 }
