@@ -73,11 +73,15 @@ func (a *App) toolbar(r ui.Rect, ready bool) {
 	}
 	c.Separator(row.Next(8))
 	a.rects["undo"] = row.Next(54)
-	if c.Button("undo", a.rects["undo"], "Undo") {
+	if !a.doc.CanUndo() {
+		c.DisabledButton(a.rects["undo"], "Undo")
+	} else if c.Button("undo", a.rects["undo"], "Undo") {
 		a.doc.Undo()
 	}
 	a.rects["redo"] = row.Next(54)
-	if c.Button("redo", a.rects["redo"], "Redo") {
+	if !a.doc.CanRedo() {
+		c.DisabledButton(a.rects["redo"], "Redo")
+	} else if c.Button("redo", a.rects["redo"], "Redo") {
 		a.doc.Redo()
 	}
 
