@@ -6,6 +6,7 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2/audio"
 
+	"latentstudio/studio/app/clock"
 	"latentstudio/studio/pianoroll"
 	"latentstudio/studio/sound"
 )
@@ -49,57 +50,25 @@ func newPlayer(sf2 string, logf func(string, ...any)) (*player, error) {
 	return p, nil
 }
 
-// frameOf converts a step to a sample frame through the tempo map.
-func frameOf(tempos []pianoroll.Tempo, step int) int64 {
-	song := pianoroll.Song{Tempos: tempos}
-	return int64(song.Seconds(step)*sampleRate + 0.5)
-}
-
-// stepAt converts a sample frame back to a (fractional) step.
-func stepAt(tempos []pianoroll.Tempo, frame int64) float64 {
-	sec := float64(frame) / sampleRate
-	bpm, at, t := 120.0, 0, 0.0
-	if len(tempos) > 0 {
-		bpm = tempos[0].BPM
-	}
-	for i := 1; i < len(tempos); i++ {
-		d := float64(tempos[i].Step-at) * 15 / bpm // a step is a 16th: 60/bpm/4 s
-		if t+d > sec {
-			break
-		}
-		t += d
-		at, bpm = tempos[i].Step, tempos[i].BPM
-	}
-	return float64(at) + (sec-t)*bpm/15
-}
+func (p *player) clock() clock.Clock { return clock.Clock{Rate: sampleRate, Tempos: p.tempos} }
 
 // setNotes schedules a song (in steps) on the sequencer.
 func (p *player) setNotes(notes []pianoroll.Note, tempos []pianoroll.Tempo) {
 	p.tempos = tempos
-	song := pianoroll.Song{Tempos: tempos}
-	out := make([]sound.Note, len(notes))
-	for i, n := range notes {
-		out[i] = sound.Note{
-			Key: n.Pitch, Velocity: n.Vel,
-			Start: int64(song.Seconds(n.Start)*sampleRate + 0.5),
-			End:   int64(song.Seconds(n.End())*sampleRate + 0.5),
-		}
-	}
-	p.seq.SetNotes(out)
+	p.seq.SetNotes(p.clock().Notes(notes))
 }
 
-func (p *player) playhead() float64 { return stepAt(p.tempos, p.seq.Position()) }
+func (p *player) playhead() float64 { return p.clock().Step(p.seq.Position()) }
 
-func (p *player) seek(step float64) {
-	p.seq.SetPosition(frameOf(p.tempos, int(step)) + int64((step-float64(int(step)))*float64(frameOf(p.tempos, int(step)+1)-frameOf(p.tempos, int(step)))))
-}
+func (p *player) seek(step float64) { p.seq.SetPosition(p.clock().FrameAt(step)) }
 
 func (p *player) setLoop(from, to int) {
 	if to <= from {
 		p.seq.SetLoop(0, 0)
 		return
 	}
-	p.seq.SetLoop(frameOf(p.tempos, from), frameOf(p.tempos, to))
+	c := p.clock()
+	p.seq.SetLoop(c.Frame(from), c.Frame(to))
 }
 
 // syncAudio keeps the sequencer on the document's song and moves the view's
