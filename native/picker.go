@@ -15,6 +15,7 @@ import (
 type pickedFile struct {
 	name string
 	data []byte
+	err  error // shown in the window (the file was not read)
 }
 
 // openFile is the app's "Open MIDI…": the desktop's own file dialog (zenity on GNOME and
@@ -27,21 +28,22 @@ func (w *window) openFile(logf func(string, ...any)) func() {
 	}
 	return func() {
 		go func() {
+			var f pickedFile
 			path, err := pickMIDI()
-			if err != nil {
-				logf("studio-desktop: open MIDI: %v", err)
-				return
-			}
-			if path == "" {
+			switch {
+			case err != nil:
+				f.err = fmt.Errorf("open MIDI: %w", err)
+			case path == "":
 				return // cancelled
+			default:
+				f.name = filepath.Base(path)
+				f.data, f.err = readMIDI(path)
 			}
-			data, err := readMIDI(path)
-			if err != nil {
-				logf("studio-desktop: %v", err)
-				return
+			if f.err != nil {
+				logf("studio-desktop: %v", f.err)
 			}
 			select {
-			case w.picked <- pickedFile{filepath.Base(path), data}:
+			case w.picked <- f:
 			default: // a pick is still waiting for the next frame
 			}
 		}()

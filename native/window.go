@@ -32,6 +32,9 @@ func runWindow(ctx context.Context, s *desktop.Setup, audio bool, stdout, stderr
 	if err := w.open(s.Project, s.Name); err != nil {
 		return err
 	}
+	if !audio {
+		w.app.Notify(ui.Warning, "No sound: no audio device could be opened (see the terminal)")
+	}
 	if dir := os.Getenv(screenshotEnv); dir != "" {
 		w.shots = newShooter(dir, stderr)
 	}
@@ -49,7 +52,7 @@ func runWindow(ctx context.Context, s *desktop.Setup, audio bool, stdout, stderr
 }
 
 // window is the desktop's frame around the studio: it stops the loop on a signal or a close
-// of the window, switches projects (Ctrl+P), hands files from the picker to the app on the
+// of the window, switches projects (Ctrl+P, File ▸ Projects…), hands files from the picker to the app on the
 // game goroutine, and takes screenshots for the Xvfb tests.
 type window struct {
 	ctx    context.Context
@@ -85,11 +88,13 @@ func (w *window) open(id, name string) error {
 		Export: func(file string, data []byte) error {
 			p, err := desktop.ExportFile(s.ExportDir, firstNonEmpty(w.name, file), ".mid", data)
 			if err == nil {
-				fmt.Fprintln(w.stdout, "exported", p) // the app's toast names the file, not the folder
+				fmt.Fprintln(w.stdout, "exported", p)
+				w.app.Notify(ui.Info, "Saved as "+p) // the app's own toast names the file, not the folder
 			}
 			return err
 		},
 		OpenFile: w.openFile(logf),
+		Projects: func() { w.picker.show(w.recent, w.project) },
 		Log:      logf,
 	})
 	if err != nil {
@@ -111,9 +116,11 @@ func (w *window) switchTo(id, name string) {
 	prev, prevName := w.project, w.name
 	if err := w.open(id, name); err != nil {
 		fmt.Fprintln(w.stderr, "studio-desktop: open", id+":", err)
-		if err := w.open(prev, prevName); err != nil { // the closed studio must not stay in use
-			fmt.Fprintln(w.stderr, "studio-desktop: reopen", prev+":", err)
+		if rerr := w.open(prev, prevName); rerr != nil { // the closed studio must not stay in use
+			fmt.Fprintln(w.stderr, "studio-desktop: reopen", prev+":", rerr)
+			return
 		}
+		w.app.Fail(fmt.Errorf("could not open project %s: %w", id, err))
 		return
 	}
 	list, err := desktop.Remember(w.setup.Backend.Place, id, name)
@@ -164,7 +171,11 @@ func (w *window) Update() error {
 	}
 	select {
 	case f := <-w.picked:
-		_ = w.app.Import(f.name, f.data) // a bad file is a toast in the app; the song is kept
+		if f.err != nil {
+			w.app.Fail(f.err)
+		} else {
+			_ = w.app.Import(f.name, f.data) // a bad file is a toast in the app; the song is kept
+		}
 	default:
 	}
 	return w.app.Update()

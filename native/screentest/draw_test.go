@@ -33,6 +33,7 @@ type state struct {
 	Connection string `json:"connection"`
 	Version    int    `json:"version"`
 	LastError  string `json:"last_error"`
+	Toasts     []string
 	View       struct {
 		GridX, GridY, GridW, GridH float64
 		Left, Top, StepW, RowH     float64

@@ -101,6 +101,14 @@ func TestDropMIDI(t *testing.T) {
 	if !strings.Contains(a.out.String(), "exported "+path) {
 		t.Fatalf("the app did not say where the export went:\n%s", a.out.String())
 	}
+	a.waitFor("the export's folder in a toast", 10*time.Second, func(s state) bool {
+		for _, m := range s.Toasts {
+			if strings.Contains(m, path) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // exported waits for the one MIDI file in dir and parses it.
