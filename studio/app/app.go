@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"image"
 	"io"
 	"net/http"
 	"path"
@@ -73,8 +75,14 @@ type App struct {
 	rollImg  *ebiten.Image      // the roll's static layer
 	rollKey  rollview.StaticKey // what rollImg shows
 	rebuilds int                // times the static layer was redrawn
-	scale    float64
-	w, h     float64 // logical size
+	overlay  *ui.Painter        // playhead and gesture, each frame
+
+	lastSum    uint64 // fingerprint of the frame on screen
+	lastBounds image.Rectangle
+	lastTheme  *ui.Theme
+	skipped    int // frames skipped as unchanged
+	scale      float64
+	w, h       float64 // logical size
 
 	mu         gosync.Mutex // guards what background goroutines hand over
 	session    *sync.Session
@@ -126,6 +134,11 @@ func New(cfg Config) (*App, error) {
 	a.ui = ui.NewContext(th, paint)
 	a.roll = ui.NewPainter()
 	a.roll.Measure = fonts.Width
+	a.overlay = ui.NewPainter()
+	a.overlay.Measure = fonts.Width
+	// Frames that change nothing are skipped in Draw; the screen keeps the
+	// last one.
+	ebiten.SetScreenClearedEveryFrame(false)
 	a.opts = rolldoc.InpaintOptions{Repaint: 4, Candidates: 4, Percentile: 0.5}
 	if o := cfg.Inpaint; o != (rolldoc.InpaintOptions{}) {
 		if o.Repaint > 0 {
@@ -313,12 +326,33 @@ func (a *App) Update() error {
 // Draw implements ebiten.Game. The roll's static layer (grid, keys, notes,
 // mask, lane) is rendered to an offscreen image only when it changed; each
 // frame composites it and draws the overlay (playhead, gesture) and the UI.
+// A frame that would draw exactly what the screen shows is skipped (the
+// screen is not cleared between frames), so an idle studio costs next to
+// nothing, which matters on a laptop and under a software rasterizer.
 func (a *App) Draw(dst *ebiten.Image) {
+	b := dst.Bounds()
+	var r ui.Rect
+	staticChanged := false
+	a.overlay.Scale = a.scale
+	a.overlay.Reset()
+	if a.view != nil {
+		r = a.rects["roll"]
+		a.view.DrawOverlay(a.overlay, a.theme, r)
+		staticChanged = a.view.Key(r, a.theme, a.scale) != a.rollKey
+	}
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	a.ui.Paint.Hash(&h)
+	a.overlay.Hash(&h)
+	sum := h.Sum64()
+	if a.frames > 0 && !staticChanged && sum == a.lastSum && b == a.lastBounds && a.theme == a.lastTheme {
+		a.skipped++
+		return
+	}
+	a.lastSum, a.lastBounds, a.lastTheme = sum, b, a.theme
 	a.frames++
 	dst.Fill(a.theme.Bg)
 	if a.view != nil {
-		r := a.rects["roll"]
-		b := dst.Bounds()
 		if a.rollImg == nil || a.rollImg.Bounds() != b {
 			if a.rollImg != nil {
 				a.rollImg.Deallocate()
@@ -336,12 +370,12 @@ func (a *App) Draw(dst *ebiten.Image) {
 			a.rebuilds++
 		}
 		dst.DrawImage(a.rollImg, nil)
-		a.roll.Reset()
-		a.view.DrawOverlay(a.roll, a.theme, r)
-		screen.Draw(dst, a.roll, a.fonts)
+		screen.Draw(dst, a.overlay, a.fonts)
 	}
 	screen.Draw(dst, a.ui.Paint, a.fonts)
 }
+
+var hashSeed = maphash.MakeSeed()
 
 func (a *App) setCursor() {
 	shape := ebiten.CursorShapeDefault

@@ -1,9 +1,12 @@
 package ui
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"image/color"
 	"math"
 	"slices"
+	"unsafe"
 )
 
 // Painter is a display list: surfaces append rectangles, lines and text in
@@ -188,6 +191,36 @@ func (p *Painter) Line(x0, y0, x1, y1, w float64, c color.RGBA) {
 	s := p.Scale
 	f := func(v float64) float32 { return float32(v * s) }
 	p.quad(f(x0+nx), f(y0+ny), f(x1+nx), f(y1+ny), f(x1-nx), f(y1-ny), f(x0-nx), f(y0-ny), c)
+}
+
+// Hash writes the display list into h, so a shell can tell whether a frame
+// would draw exactly what the screen already shows (and skip it).
+func (p *Painter) Hash(h *maphash.Hash) {
+	var b [8]byte
+	num := func(v float64) {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	num(p.Scale)
+	for i := range p.ops {
+		o := &p.ops[i]
+		if o.text != "" {
+			h.WriteString(o.text)
+			num(o.x)
+			num(o.y)
+			num(o.size)
+			h.Write([]byte{o.col.R, o.col.G, o.col.B, o.col.A, byte(o.align)})
+			continue
+		}
+		vs := p.verts[o.v0:o.v1]
+		if len(vs) > 0 {
+			h.Write(unsafe.Slice((*byte)(unsafe.Pointer(&vs[0])), len(vs)*int(unsafe.Sizeof(vs[0]))))
+		}
+		is := p.idx[o.i0:o.i1]
+		if len(is) > 0 {
+			h.Write(unsafe.Slice((*byte)(unsafe.Pointer(&is[0])), len(is)*2))
+		}
+	}
 }
 
 // Triangle fills a triangle.
