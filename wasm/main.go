@@ -9,12 +9,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
 	"syscall/js"
 
 	"github.com/hajimehoshi/ebiten/v2"
 
 	"latentstudio/studio/app"
 	"latentstudio/studio/client"
+	"latentstudio/studio/protocol"
+	"latentstudio/studio/rolldoc"
 	"latentstudio/studio/sync"
 )
 
@@ -32,6 +37,7 @@ func main() {
 		Local:    sync.BrowserStore{},
 		Export:   download,
 		OpenFile: sh.pick,
+		Inpaint:  pg.inpaint,
 		Theme:    pg.theme(),
 		Log:      consoleLog,
 	})
@@ -59,6 +65,7 @@ type page struct {
 	project, kind     string
 	name, server      string
 	prefersLightTheme bool
+	inpaint           rolldoc.InpaintOptions // from the editor URL: ?sampling=&candidates=&repaint=&sampler=
 }
 
 func readPage() page {
@@ -78,6 +85,7 @@ func readPage() page {
 		name:    str(doc.Get("title")),
 		server:  js.Global().Get("location").Get("origin").String(),
 	}
+	p.inpaint = inpaintParams(query())
 	if mm := js.Global().Get("matchMedia"); mm.Type() == js.TypeFunction {
 		p.prefersLightTheme = js.Global().Call("matchMedia", "(prefers-color-scheme: light)").Get("matches").Truthy()
 	}
@@ -104,4 +112,44 @@ func (p page) say(msg, state string) {
 
 func consoleLog(format string, args ...any) {
 	js.Global().Get("console").Call("log", fmt.Sprintf(format, args...))
+}
+
+// query is the frame's URL query, or else the editor page's around it (same origin): the
+// inpainting defaults can be set on the editor's URL, e.g. /p/ID?sampling=8&candidates=2
+// for a slow machine (and the browser tests).
+func query() url.Values {
+	q, _ := url.ParseQuery(strings.TrimPrefix(js.Global().Get("location").Get("search").String(), "?"))
+	if len(q) > 0 {
+		return q
+	}
+	func() {
+		defer func() { _ = recover() }() // a parent of another origin throws
+		parent := js.Global().Get("parent")
+		if parent.Truthy() && !parent.Equal(js.Global()) {
+			q, _ = url.ParseQuery(strings.TrimPrefix(parent.Get("location").Get("search").String(), "?"))
+		}
+	}()
+	return q
+}
+
+// inpaintParams reads the inpainting defaults from a URL query; values out of the
+// protocol's range are ignored (the app's own defaults stay).
+func inpaintParams(q url.Values) rolldoc.InpaintOptions {
+	num := func(name string, hi int) int {
+		n, err := strconv.Atoi(q.Get(name))
+		if err != nil || n < 1 || n > hi {
+			return 0
+		}
+		return n
+	}
+	o := rolldoc.InpaintOptions{
+		Sampling:   num("sampling", protocol.RollMaxSampling),
+		Candidates: num("candidates", protocol.RollMaxCands),
+		Repaint:    num("repaint", protocol.RollMaxRepaint),
+	}
+	switch s := q.Get("sampler"); s {
+	case "euler", "dpm++2m", "dpm++2m-sde":
+		o.Sampler = s
+	}
+	return o
 }

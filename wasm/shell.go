@@ -25,6 +25,7 @@ type shell struct {
 	mu      gosync.Mutex
 	pending []func()
 
+	ticks     int    // Updates run
 	last      string // last published state (JSON)
 	drawn     bool   // a frame was drawn
 	announced bool   // studioReady was set
@@ -50,6 +51,8 @@ func (s *shell) Update() error {
 	if err := s.app.Update(); err != nil {
 		return err
 	}
+	s.ticks++
+	js.Global().Set("studioTicks", s.ticks) // game ticks (the app may skip drawing unchanged frames)
 	s.publish()
 	return nil
 }
@@ -97,15 +100,13 @@ func (s *shell) pick() {
 
 // imported receives a picked file (or why there is none) and hands it to the app on the
 // game loop; the app refuses what it cannot open with a message and keeps the song.
-func (s *shell) imported(name string, data []byte, err error) {
+func (s *shell) imported(name string, size int, data []byte, err error) {
 	s.run(func() {
 		switch {
 		case errors.Is(err, errTooLarge):
-			// The app says why in its own words when it gets more than it takes. TODO: an
-			// App method to show the refusal without this allocation.
-			_ = s.app.Import(name, make([]byte, rolldoc.MaxImportBytes+1))
+			s.app.Fail(fmt.Errorf("%s is %d MB; MIDI files over %d MB are refused (your song is unchanged)", name, size>>20, rolldoc.MaxImportBytes>>20))
 		case err != nil:
-			_ = s.app.Import(name, nil) // an empty file: "could not open NAME" and the song stays
+			s.app.Fail(fmt.Errorf("could not read %s: %v (your song is unchanged)", name, err))
 		default:
 			_ = s.app.Import(name, data)
 		}
@@ -114,7 +115,7 @@ func (s *shell) imported(name string, data []byte, err error) {
 
 // newPicker adds a hidden <input type=file> to the page. A chosen file is read and handed to
 // got; one over the import limit is refused before it is read (got gets errTooLarge).
-func newPicker(got func(name string, data []byte, err error)) js.Value {
+func newPicker(got func(name string, size int, data []byte, err error)) js.Value {
 	doc := js.Global().Get("document")
 	in := doc.Call("createElement", "input")
 	in.Set("type", "file")
@@ -130,7 +131,7 @@ func newPicker(got func(name string, data []byte, err error)) js.Value {
 		f := files.Index(0)
 		name, size := f.Get("name").String(), f.Get("size").Int()
 		if size > rolldoc.MaxImportBytes {
-			got(name, nil, errTooLarge)
+			got(name, size, nil, errTooLarge)
 			return nil
 		}
 		var then, fail js.Func
@@ -138,7 +139,7 @@ func newPicker(got func(name string, data []byte, err error)) js.Value {
 			buf := js.Global().Get("Uint8Array").New(args[0])
 			data := make([]byte, buf.Length())
 			js.CopyBytesToGo(data, buf)
-			got(name, data, nil)
+			got(name, size, data, nil)
 			then.Release()
 			fail.Release()
 			return nil
@@ -149,7 +150,7 @@ func newPicker(got func(name string, data []byte, err error)) js.Value {
 				msg = args[0].Get("message").String()
 			}
 			consoleLog("studio: reading %s failed: %s", name, msg)
-			got(name, nil, errors.New(msg))
+			got(name, size, nil, errors.New(msg))
 			then.Release()
 			fail.Release()
 			return nil

@@ -69,9 +69,10 @@ func init() {
 
 // studio drives the canvas of one editor page.
 type studio struct {
-	t    testing.TB
-	ctx  context.Context
-	base string // the server's (or proxy's) http://host:port
+	t     testing.TB
+	ctx   context.Context
+	base  string // the server's (or proxy's) http://host:port
+	query string // the editor URL's query (inpainting defaults)
 
 	mu       sync.Mutex
 	problems []string
@@ -174,6 +175,7 @@ func (s *studio) wait(what string, timeout time.Duration, cond func(appState) bo
 			return st
 		}
 		if time.Now().After(end) {
+			s.shot()
 			s.t.Fatalf("waited %s for %s; state: %+v", timeout, what, st)
 		}
 		select {
@@ -184,11 +186,38 @@ func (s *studio) wait(what string, timeout time.Duration, cond func(appState) bo
 	}
 }
 
-// frames lets n frames pass, so the app's per-frame input sees each mouse event.
+// shot saves a screenshot into $STUDIO_E2E_SHOTS (when set) for a failure's post-mortem.
+func (s *studio) shot() {
+	dir := os.Getenv("STUDIO_E2E_SHOTS")
+	if dir == "" {
+		return
+	}
+	if b, err := chromedp.Run(s.ctx, chromedp.CaptureScreenshot()); err == nil {
+		name := filepath.Join(dir, strings.ReplaceAll(s.t.Name(), "/", "_")+".png")
+		if os.WriteFile(name, b, 0o644) == nil {
+			s.t.Logf("screenshot: %s", name)
+		}
+	}
+}
+
+// frames lets n game ticks pass (window.studioTicks), so the app's per-tick input sees
+// each mouse and key event.
 func (s *studio) frames(n int) {
 	s.t.Helper()
-	f := s.state().Frames
-	s.wait(fmt.Sprintf("%d frames", n), 30*time.Second, func(st appState) bool { return st.Frames >= f+n })
+	ticks := func() int {
+		var k int
+		if err := s.eval(`(document.getElementById("studio-frame")||{}).contentWindow?.studioTicks ?? 0`, &k); err != nil {
+			s.t.Fatal(err)
+		}
+		return k
+	}
+	from := ticks()
+	for end := time.Now().Add(30 * time.Second); ticks() < from+n; {
+		if time.Now().After(end) {
+			s.t.Fatalf("the canvas stopped ticking (%d ticks)", from)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // origin is the frame's top-left corner in the page.
@@ -288,27 +317,11 @@ func (s *studio) ctrlKey(letter byte) {
 	send(input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyUp, Key: "Control", Code: "ControlLeft", WindowsVirtualKeyCode: 17, Location: 1})
 }
 
-// fewestCandidates sets the side panel's "Candidates (K)" and "Repaint (U)" sliders to 1
-// by pressing their left ends (they sit 48 and 132 px above the inpaint button), so the
-// real model's inpaint costs one candidate of one pass on CI's CPU.
-func (s *studio) fewestCandidates() {
-	s.t.Helper()
-	st := s.state()
-	btn, ok := st.Controls["inpaint"]
-	if !ok {
-		s.t.Fatal("no inpaint button")
-	}
-	ox, oy := s.origin()
-	for _, above := range []float64{48, 132} {
-		s.click(ox+btn.X+1, oy+btn.Y-above+17)
-	}
-}
-
 // open navigates to a project's editor and waits for the canvas to be up; it returns the
 // load time (navigation start of the editor page to the first frame with the project up).
 func (s *studio) open(id string) (appState, time.Duration) {
 	s.t.Helper()
-	s.do(chromedp.Navigate(s.base + "/p/" + id))
+	s.do(chromedp.Navigate(s.base + "/p/" + id + s.query))
 	st := s.wait("the canvas to open the project", 2*time.Minute, func(st appState) bool { return st.Ready && st.Frames > 0 })
 	var ms float64
 	if err := s.eval(frameWin+`.studioReady.at - performance.timeOrigin`, &ms); err != nil {
@@ -408,12 +421,12 @@ func (st appState) window() window {
 	return window{int(v.Left) + 1, int(v.Left+v.GridW/v.StepW) - 1, int(v.Top-v.GridH/v.RowH) + 1, int(v.Top) - 2}
 }
 
-// freeCells finds n cells in steps [from, to) with no note sounding there or in the 4
-// steps after (where the pencil's note goes), highest pitches first, 4 steps apart.
+// freeCells finds n cells in steps [from, to) with no note sounding there or in the 8
+// steps after (where the pencil's note goes), highest pitches first, 8 steps apart.
 func freeCells(notes []pianoroll.Note, w window, from, to, n int) [][2]int {
 	busy := func(step, pitch int) bool {
 		for _, x := range notes {
-			if int(x.Pitch) == pitch && x.Start < step+4 && x.Start+x.Dur > step {
+			if int(x.Pitch) == pitch && x.Start < step+8 && x.Start+x.Dur > step {
 				return true
 			}
 		}
@@ -421,8 +434,8 @@ func freeCells(notes []pianoroll.Note, w window, from, to, n int) [][2]int {
 	}
 	var cells [][2]int
 	for p := w.hi; p >= w.lo && len(cells) < n; p-- {
-		for st := from; st+4 <= to && len(cells) < n; st += 4 {
-			if !busy(st, p) && (len(cells) == 0 || st >= cells[len(cells)-1][0]+4) {
+		for st := from; st+8 <= to && len(cells) < n; st += 8 {
+			if !busy(st, p) && (len(cells) == 0 || cells[len(cells)-1][1] != p || st >= cells[len(cells)-1][0]+8) {
 				cells = append(cells, [2]int{st, p})
 			}
 		}
@@ -463,6 +476,7 @@ func TestCanvasPianoRoll(t *testing.T) {
 	base := strings.TrimSuffix(srv.URL, "/")
 	id := newProject(t, base, "Canvas song")
 	s := openStudio(t, ctx, base)
+	s.query = "?candidates=1&repaint=1&sampling=12"
 	downloads := t.TempDir()
 	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		yes := true
@@ -510,12 +524,12 @@ func TestCanvasPianoRoll(t *testing.T) {
 		t.Fatalf("no free cells to draw in %+v", w)
 	}
 	st = s.drawNotes(drawn)
-	mid := (w.lo + w.hi) / 2
-	st = s.boxMask(maskFrom, maskFrom+32, mid-12, mid+12)
-	t.Logf("drew notes at %v; masked %d cells (steps %d..%d, pitches %d..%d)", drawn, st.MaskCells, maskFrom, maskFrom+31, mid-12, mid+12)
+	maskLo, maskHi := w.lo+3, w.hi-3 // inside the view: a drag to its edge would scroll it
+	st = s.boxMask(maskFrom, maskFrom+32, maskLo, maskHi)
+	t.Logf("drew notes at %v; masked %d cells (steps %d..%d, pitches %d..%d)", drawn, st.MaskCells, maskFrom, maskFrom+31, maskLo, maskHi)
 
-	// Inpaint with the real model (CPU in CI): one candidate, one pass.
-	s.fewestCandidates()
+	// Inpaint with the real model (CPU in CI): one candidate, one pass, 12 sampler steps
+	// (the editor URL's defaults, see open).
 	s.click(s.control(st, "inpaint"))
 	s.wait("the inpaint job to start", 20*time.Second, func(st appState) bool { return st.Inpainting || st.Candidates > 0 || st.LastError != "" })
 	st = s.wait("candidates", 4*time.Minute, func(st appState) bool { return (st.Candidates > 0 && st.Applied >= 0) || st.LastError != "" })
@@ -565,7 +579,7 @@ func TestCanvasPianoRoll(t *testing.T) {
 	}
 	inMask := 0
 	for _, n := range exported.Notes {
-		if n.Start >= maskFrom && n.Start < maskFrom+32 && int(n.Pitch) >= mid-12 && int(n.Pitch) <= mid+12 {
+		if n.Start >= maskFrom && n.Start < maskFrom+32 && int(n.Pitch) >= maskLo && int(n.Pitch) <= maskHi {
 			inMask++
 		}
 	}
@@ -663,8 +677,7 @@ func TestCanvasLostConnection(t *testing.T) {
 		t.Fatalf("no free cells in %+v", w)
 	}
 	s.drawNotes(cells[:1])
-	mid := (w.lo + w.hi) / 2
-	st = s.boxMask(maskFrom, maskFrom+32, mid-12, mid+12)
+	st = s.boxMask(maskFrom, maskFrom+32, w.lo+3, w.hi-3)
 	before := st.Notes
 
 	s.click(s.control(st, "inpaint"))
@@ -718,4 +731,34 @@ func BenchmarkCanvasLoad(b *testing.B) {
 	b.ReportMetric(float64(first.Milliseconds())/float64(b.N), "first-ms")
 	b.ReportMetric(float64(reload.Milliseconds())/float64(b.N), "reload-ms")
 	b.ReportMetric(float64(theCanvas.Status().Gzip)/1e6, "gzip-MB")
+}
+
+// With a token, the canvas gets through with the page's cookie alone: the song's fetch and
+// the websocket of the wasm carry it as the page's own requests do.
+func TestCanvasWithToken(t *testing.T) {
+	canvasReady(t)
+	ctx := browserFor(t, 2*time.Minute)
+	srv := serve(t, server.Config{Canvas: theCanvas, Token: "e2e-canvas-secret"})
+	base := strings.TrimSuffix(srv.URL, "/?token=e2e-canvas-secret")
+	req, _ := http.NewRequest("POST", base+"/projects", strings.NewReader(url.Values{"kind": {"pianoroll"}, "name": {"Secret"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer e2e-canvas-secret")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	id := strings.TrimPrefix(resp.Header.Get("Location"), "/p/")
+	if resp.StatusCode != http.StatusSeeOther || id == "" {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	s := openStudio(t, ctx, base)
+	s.do(chromedp.Navigate(srv.URL)) // the printed URL: the token becomes a cookie
+	s.open(id)
+	st := s.drawNotes([][2]int{{0, 60}})
+	st = s.wait("the save", 30*time.Second, func(st appState) bool { return st.Connection == "saved" && st.Version > 1 })
+	if st.LastError != "" {
+		t.Fatalf("canvas with a token: %q", st.LastError)
+	}
+	s.noProblems()
 }
