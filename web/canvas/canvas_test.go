@@ -183,3 +183,26 @@ func TestBuildFromSourceAndCache(t *testing.T) {
 		t.Fatalf("broken tree: %+v", r)
 	}
 }
+
+// The cache keeps the newest builds and drops half-built directories once they are stale.
+func TestPrune(t *testing.T) {
+	cache := t.TempDir()
+	now := time.Now()
+	for i, name := range []string{"wasm-a", "wasm-b", "wasm-c", "wasm-d", "wasm-e.tmp-1", "wasm-f.tmp-2", "other"} {
+		os.Mkdir(filepath.Join(cache, name), 0o755)
+		at := now.Add(-time.Duration(i) * time.Minute)
+		if name == "wasm-e.tmp-1" {
+			at = now.Add(-2 * time.Hour) // killed half way, long ago
+		}
+		os.Chtimes(filepath.Join(cache, name), at, at)
+	}
+	prune(cache, "wasm-d", 3) // d is the build in use, a and b the newest others
+	var left []string
+	ents, _ := os.ReadDir(cache)
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if got := strings.Join(left, " "); got != "other wasm-a wasm-b wasm-d wasm-f.tmp-2" {
+		t.Fatalf("left %s", got)
+	}
+}
