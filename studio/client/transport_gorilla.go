@@ -38,9 +38,10 @@ func dialGorilla(ctx context.Context, url string, header http.Header) (Conn, err
 }
 
 func (c *gorillaConn) Read(ctx context.Context) (bool, []byte, error) {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.ws.SetReadDeadline(dl)
-	}
+	// A read without a deadline must clear the one a previous read set (the welcome's), or
+	// the connection would drop that long after every dial.
+	dl, _ := ctx.Deadline()
+	_ = c.ws.SetReadDeadline(dl)
 	t, b, err := c.ws.ReadMessage()
 	if err != nil {
 		var ce *websocket.CloseError
