@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	stdsync "sync"
+
+	"latentstudio/studio/safefile"
 )
 
 // LocalStore keeps bytes by key on this device: the browser's localStorage, a folder on the
@@ -99,29 +101,8 @@ func (s *FileStore) Get(key string) ([]byte, error) {
 
 // Put writes the file of key atomically.
 func (s *FileStore) Put(key string, data []byte) error {
-	path := filepath.Join(s.Dir, fileName(key))
-	f, err := os.CreateTemp(s.Dir, ".tmp-*")
-	if err != nil {
+	if err := safefile.Write(filepath.Join(s.Dir, fileName(key)), data); err != nil {
 		return fmt.Errorf("local store: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("local store: write %s: %w", key, err)
-	}
-	if dir, err := os.Open(s.Dir); err == nil { // make the rename itself durable
-		dir.Sync()
-		dir.Close()
 	}
 	return nil
 }

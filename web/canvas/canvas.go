@@ -34,6 +34,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"latentstudio/studio/safefile"
 )
 
 // Files of a canvas build.
@@ -260,11 +262,10 @@ func writeGzip(path string, data []byte) error {
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("canvas: write %s: %w", path, err)
+	if err := safefile.Write(path, buf.Bytes()); err != nil {
+		return fmt.Errorf("canvas: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
 func prebuilt(dir string) result {

@@ -4,12 +4,14 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 
 	"latentstudio/studio/pianoroll"
+	"latentstudio/studio/safefile"
 )
 
 // Piece is one piece of music in the corpus.
@@ -75,30 +77,15 @@ func WriteSafetensors(path string, pieces []Piece, extra map[string]string) erro
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
 	buf := binary.LittleEndian.AppendUint64(nil, uint64(len(hj)))
-	for _, b := range [][]byte{buf, hj, notes, rows} {
-		if _, err := tmp.Write(b); err != nil {
-			tmp.Close()
-			return fmt.Errorf("write %s: %w", path, err)
+	return safefile.WriteFunc(path, func(w io.Writer) error {
+		for _, b := range [][]byte{buf, hj, notes, rows} {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
 		}
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+		return nil
+	})
 }
 
 // ReadSafetensors reads a corpus file back (Seconds is not stored and stays 0).

@@ -21,6 +21,7 @@ import (
 	roll "latentstudio/gpu/models/pianoroll"
 	"latentstudio/studio/pianoroll"
 	"latentstudio/studio/pianoroll/metrics"
+	"latentstudio/studio/safefile"
 )
 
 // defaultWeights is the shipped piano-roll model, relative to the repository root.
@@ -198,7 +199,7 @@ func inpaintTo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := pianoroll.Write(&buf, song); err != nil {
 		return fmt.Errorf("inpaint: %w", err)
 	}
-	if err := writeAtomic(*out, buf.Bytes()); err != nil {
+	if err := safefile.Write(*out, buf.Bytes()); err != nil {
 		return fmt.Errorf("inpaint: %w", err)
 	}
 	if *pngOut != "" {
@@ -210,7 +211,7 @@ func inpaintTo(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := pianoroll.WritePNGMasked(&pb, song.Notes, *from, w, 2, cells); err != nil {
 			return fmt.Errorf("inpaint: %w", err)
 		}
-		if err := writeAtomic(*pngOut, pb.Bytes()); err != nil {
+		if err := safefile.Write(*pngOut, pb.Bytes()); err != nil {
 			return fmt.Errorf("inpaint: %w", err)
 		}
 	}
@@ -245,25 +246,4 @@ func readMaskPNG(path string, w int) (*roll.Mask, error) {
 		}
 	}
 	return m, nil
-}
-
-// writeAtomic writes data to path through a temporary file in the same folder.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".inpaint-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

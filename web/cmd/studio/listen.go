@@ -19,6 +19,7 @@ import (
 	"latentstudio/studio/pianoroll"
 	"latentstudio/studio/pianoroll/corpus"
 	"latentstudio/studio/pianoroll/metrics"
+	"latentstudio/studio/safefile"
 )
 
 func init() {
@@ -105,10 +106,10 @@ func listenTo(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("listen: %w", err)
 		}
 		origMID, inpMID := filepath.Join(dir, "original.mid"), filepath.Join(dir, "inpainted.mid")
-		if err := writeAtomic(origMID, mid.Bytes()); err != nil {
+		if err := safefile.Write(origMID, mid.Bytes()); err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		if err := writeAtomic(filepath.Join(dir, "original.png"), png.Bytes()); err != nil {
+		if err := safefile.Write(filepath.Join(dir, "original.png"), png.Bytes()); err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
 		cli := append([]string{"--in", origMID, "--out", inpMID, "--png", filepath.Join(dir, "inpainted.png"),
@@ -142,7 +143,7 @@ func listenTo(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(&report, "## %d. %s — %s (%.0f BPM) in `%s`\n\n%s\n", i+1, task.label, ex.name, ex.bpm, dir, listenFacts(ex.notes, gen.Notes, cells))
 	}
 	path := filepath.Join(*out, "facts.md")
-	if err := writeAtomic(path, []byte(report.String())); err != nil {
+	if err := safefile.Write(path, []byte(report.String())); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	fmt.Fprintf(stdout, "\n%s\nwrote %s\n", report.String(), path)
