@@ -7,17 +7,13 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"image"
-	"io"
 	"net/http"
 	"path"
-	"strings"
 	gosync "sync"
-	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
 
@@ -86,7 +82,6 @@ type App struct {
 
 	mu         gosync.Mutex // guards what background goroutines hand over
 	session    *sync.Session
-	engineInfo protocol.EngineInfo
 	openErr    error
 	pending    []func() // work handed to the game loop
 
@@ -187,41 +182,6 @@ func (a *App) open() {
 	a.session = s
 	a.cfg.Log("studio: project %s open (%s)", a.cfg.Project, s.State())
 	a.pending = append(a.pending, func() { a.setDoc(s.Doc()) })
-	go a.fetchEngine()
-}
-
-// fetchEngine asks the server which engine runs the work (GET /api/engine),
-// for the status bar; it retries while the server is away.
-func (a *App) fetchEngine() {
-	hc := a.cfg.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
-		req, err := http.NewRequestWithContext(a.ctx, http.MethodGet, strings.TrimSuffix(a.cfg.Server, "/")+"/api/engine", nil)
-		if err != nil {
-			return
-		}
-		if a.cfg.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+a.cfg.Token)
-		}
-		if resp, err := hc.Do(req); err == nil {
-			var e protocol.EngineInfo
-			derr := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-			resp.Body.Close()
-			if derr == nil && resp.StatusCode == http.StatusOK && e.Backend != "" {
-				a.mu.Lock()
-				a.engineInfo = e
-				a.mu.Unlock()
-				return
-			}
-		}
-		select {
-		case <-a.ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
 }
 
 func (a *App) setDoc(d *rolldoc.Doc) {

@@ -407,14 +407,7 @@ func (a *App) engine() string {
 	if s == nil {
 		return ""
 	}
-	if e, ok := any(s).(interface{ Engine() protocol.EngineInfo }); ok {
-		if line := engineLine(e.Engine()); line != "" {
-			return line
-		}
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return engineLine(a.engineInfo)
+	return engineLine(s.Engine())
 }
 
 // decodeNotes unflattens (start, dur, pitch, vel) quadruples, skipping

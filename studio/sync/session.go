@@ -222,6 +222,18 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 // Doc is the project's document. It stays the same object for the whole session.
 func (s *Session) Doc() *rolldoc.Doc { return s.doc }
 
+// Engine is the server's engine as its last welcome described it (zero before the first
+// connection).
+func (s *Session) Engine() protocol.EngineInfo {
+	s.mu.Lock()
+	c := s.client
+	s.mu.Unlock()
+	if c == nil {
+		return protocol.EngineInfo{}
+	}
+	return c.Welcome().Engine
+}
+
 // State is the session's state for the status bar.
 func (s *Session) State() State {
 	s.mu.Lock()

@@ -57,6 +57,9 @@ func TestAutosaveIsDebounced(t *testing.T) {
 	if s.State().Kind != studiosync.Saved || s.Doc().Len() != 0 {
 		t.Fatalf("a new project: %v, %d notes", s.State(), s.Doc().Len())
 	}
+	if e := s.Engine(); e.Backend == "" {
+		t.Errorf("the session does not know the server's engine: %+v", e)
+	}
 	// 30 edits, 5 ms apart: far fewer saves than edits, the last one holding all of them
 	for i := range 30 {
 		if _, err := s.Doc().AddNote(note(i)); err != nil {
