@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"latentstudio/web/music"
 )
 
 // Options are the desktop command's flags.
@@ -44,7 +46,7 @@ func ParseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.New, "new", false, "start a new project")
 	fs.StringVar(&o.Data, "data", "", "data directory of the local server (default $XDG_DATA_HOME/latent-studio, as `studio serve`)")
 	fs.StringVar(&o.Engine, "engine", envOr("STUDIO_ENGINE", "auto"), "engine of the local server: auto, cuda or cpu; env STUDIO_ENGINE")
-	fs.StringVar(&o.Weights, "weights", "", "piano-roll model of the local server (default "+modelFile+" beside the program or the working directory)")
+	fs.StringVar(&o.Weights, "weights", "", "piano-roll model of the local server (default "+music.ShippedWeights+" beside the program, in the working directory or above)")
 	fs.StringVar(&o.ExportDir, "export-dir", "", "where exported MIDI files go (default ~/Music/Latent Studio)")
 	fs.BoolVar(&o.Silent, "silent", false, "no sound (chosen by itself when no audio device opens)")
 	fs.BoolVar(&o.Recent, "recent", false, "list the recent projects and exit")

@@ -24,9 +24,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"latentstudio/studio/pianoroll"
-	"latentstudio/studio/protocol"
-	"latentstudio/web/engine"
-	"latentstudio/web/jobs"
 	"latentstudio/web/music"
 	"latentstudio/web/server"
 )
@@ -62,9 +59,7 @@ type appState struct {
 
 func init() {
 	// The real piano-roll model, as `studio serve` registers it (web/cmd/studio/roll.go).
-	server.AddKind(protocol.KindRollInpaint, func(eng *engine.Engine) (jobs.Kind, error) {
-		return music.NewInpainter(eng.Backend, filepath.Join("..", "..", "assets", "pianoroll-hdit.safetensors")).Kind(), nil
-	})
+	music.Register(func() string { return filepath.Join("..", "..", music.ShippedWeights) })
 }
 
 // studio drives the canvas of one editor page.

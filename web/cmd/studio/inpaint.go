@@ -10,7 +10,6 @@ import (
 	_ "image/png" // mask PNGs
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,10 +21,8 @@ import (
 	"latentstudio/studio/pianoroll"
 	"latentstudio/studio/pianoroll/metrics"
 	"latentstudio/studio/safefile"
+	"latentstudio/web/music"
 )
-
-// defaultWeights is the shipped piano-roll model, relative to the repository root.
-const defaultWeights = "assets/pianoroll-hdit.safetensors"
 
 func init() {
 	register(command{name: "inpaint", summary: "fill a masked region of a MIDI file with the piano-roll model", run: runInpaint})
@@ -74,22 +71,12 @@ func modelInpainter(samplerName string, u int) metrics.Inpainter {
 	}
 }
 
-// weightsPath finds the weights: the flag, else assets/ under the working directory or
-// above it (so `go test` and `go run` from any package folder find the shipped file).
+// weightsPath is the --weights flag's file, else the shipped model (music.FindWeights).
 func weightsPath(flagValue string) string {
 	if flagValue != "" {
 		return flagValue
 	}
-	dir, _ := os.Getwd()
-	for d := dir; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, defaultWeights)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			return defaultWeights
-		}
-	}
+	return music.FindWeights()
 }
 
 func runInpaint(ctx context.Context, args []string) error { return inpaintTo(ctx, args, os.Stdout) }
@@ -112,7 +99,7 @@ func inpaintTo(ctx context.Context, args []string, stdout io.Writer) error {
 	steps := fs.Int("steps", 30, "sampler steps")
 	samplerName := fs.String("sampler", "dpm++2m-sde", "euler | dpm++2m | dpm++2m-sde")
 	pngOut := fs.String("png", "", "also draw the result as a piano-roll PNG (Pictures of MIDI colours, mask tinted)")
-	weights := fs.String("weights", "", "weights file (default "+defaultWeights+")")
+	weights := fs.String("weights", "", "weights file (default "+music.ShippedWeights+")")
 	engine := fs.String("engine", "", "auto | cuda | cpu (default: STUDIO_ENGINE, else auto)")
 	if err := fs.Parse(args); err != nil {
 		return err

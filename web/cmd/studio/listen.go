@@ -20,6 +20,7 @@ import (
 	"latentstudio/studio/pianoroll/corpus"
 	"latentstudio/studio/pianoroll/metrics"
 	"latentstudio/studio/safefile"
+	"latentstudio/web/music"
 )
 
 func init() {
@@ -62,7 +63,7 @@ func listenTo(ctx context.Context, args []string, stdout io.Writer) error {
 	repaint := fs.Int("repaint", 2, "RePaint jumps U")
 	seed := fs.Uint64("seed", 1, "noise seed")
 	engine := fs.String("engine", "", "auto | cuda | cpu (default: STUDIO_ENGINE, else auto)")
-	weights := fs.String("weights", "", "weights file (default "+defaultWeights+")")
+	weights := fs.String("weights", "", "weights file (default "+music.ShippedWeights+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

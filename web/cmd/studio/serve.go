@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"latentstudio/web/music"
 	"latentstudio/web/server"
 )
 
@@ -26,7 +27,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.Keep, "keep", 20, "versions kept per project")
 	fs.IntVar(&cfg.Workers, "workers", 0, "concurrent engine runs (default: the number of CPUs)")
 	fs.StringVar(&cfg.Wasm, "wasm", os.Getenv("STUDIO_WASM"), "directory of a prebuilt browser canvas (`task wasm` writes build/wasm); default: build it from this source checkout in the background; env STUDIO_WASM")
-	fs.StringVar(&serveWeights, "weights", "", "piano-roll model for roll.inpaint (default "+defaultWeights+" under the working directory or above)")
+	fs.StringVar(&serveWeights, "weights", "", "piano-roll model for roll.inpaint (default "+music.ShippedWeights+" under the working directory or above)")
 	fs.BoolVar(&cfg.TestJobs, "test-jobs", false, "register the burn test job (for load, fault and browser tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
