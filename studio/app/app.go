@@ -80,10 +80,10 @@ type App struct {
 	scale      float64
 	w, h       float64 // logical size
 
-	mu         gosync.Mutex // guards what background goroutines hand over
-	session    *sync.Session
-	openErr    error
-	pending    []func() // work handed to the game loop
+	mu      gosync.Mutex // guards what background goroutines hand over
+	session *sync.Session
+	openErr error
+	pending []func() // work handed to the game loop
 
 	doc   *rolldoc.Doc
 	view  *rollview.View
