@@ -85,15 +85,15 @@ func TestDropMIDI(t *testing.T) {
 	}
 
 	// Open MIDI through the file dialog: undo the drop first, then pick the same song.
-	a.x.xdotool(t, "key", "--window", a.window, "ctrl+z")
+	a.key("ctrl+z")
 	a.waitFor("the drop undone", 10*time.Second, func(s state) bool { return s.Notes == 0 })
-	a.x.xdotool(t, "key", "--window", a.window, "ctrl+o")
+	a.key("ctrl+o")
 	got = a.waitFor("the picked song", 10*time.Second, func(s state) bool { return s.Notes == len(song.Notes) }).st
 	if got.LastError != "" && !strings.Contains(got.LastError, "huge.mid") {
 		t.Fatalf("open through the dialog: %q", got.LastError)
 	}
 
-	a.x.xdotool(t, "key", "--window", a.window, "ctrl+e")
+	a.key("ctrl+e")
 	path, ex := exported(t, a, filepath.Join(a.home, "export"))
 	if !strings.HasPrefix(filepath.Base(path), "Desktop ") || len(ex.Notes) != len(song.Notes) {
 		t.Fatalf("export %s: %d notes", path, len(ex.Notes))

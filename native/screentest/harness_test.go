@@ -307,6 +307,17 @@ func (a *app) drag(fromX, fromY, toX, toY int) {
 	a.sync()
 }
 
+// key presses a key combination (xdotool syntax, e.g. "ctrl+z") and releases it a frame
+// later: `xdotool key` sends both at once, and a loaded machine can deliver them between two
+// of the game's ticks, where the press is never seen.
+func (a *app) key(combo string) {
+	a.t.Helper()
+	a.x.xdotool(a.t, "keydown", "--window", a.window, combo)
+	a.sync()
+	a.x.xdotool(a.t, "keyup", "--window", a.window, combo)
+	a.sync()
+}
+
 // sync returns once the app has drawn a frame after everything sent to X so far.
 func (a *app) sync() {
 	a.t.Helper()

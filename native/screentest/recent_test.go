@@ -31,7 +31,7 @@ func TestRecentProjects(t *testing.T) {
 	a.park(first.st)
 	a.waitFor("the note saved", 20*time.Second, func(s state) bool { return s.Notes == 1 && s.Connection == "saved" })
 
-	a.x.xdotool(t, "key", "--window", a.window, "ctrl+p")
+	a.key("ctrl+p")
 	list := a.waitFor("the recent list", 10*time.Second, func(s state) bool { return s.Picker })
 	list.st.click(a, "recent.new")
 	b := a.waitFor("a new project", 30*time.Second, func(s state) bool {
@@ -41,7 +41,7 @@ func TestRecentProjects(t *testing.T) {
 		t.Fatalf("the new project has %d notes", b.st.Notes)
 	}
 
-	a.x.xdotool(t, "key", "--window", a.window, "ctrl+p")
+	a.key("ctrl+p")
 	list = a.waitFor("the recent list", 10*time.Second, func(s state) bool { return s.Picker })
 	saveTo(t, "desktop-recent", cropPicker(list))
 	list.st.click(a, "recent.1") // newest first: the new project, then the first one
