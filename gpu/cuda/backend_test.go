@@ -27,7 +27,7 @@ func backendsOrSkip(t *testing.T) (*Backend, gpu.Backend) {
 	t.Helper()
 	beOnce.Do(func() { beCUDA, beErr = NewBackend(0) })
 	if beErr != nil {
-		if strings.Contains(beErr.Error(), "NVIDIA driver not found") {
+		if errors.Is(beErr, ErrNoGPU) {
 			t.Skip(beErr)
 		}
 		t.Fatal(beErr)

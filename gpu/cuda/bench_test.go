@@ -87,7 +87,7 @@ func BenchmarkHDiT(b *testing.B) {
 			name := fmt.Sprintf("b=%d/graph=%v", batch, graph)
 			b.Run(name, func(b *testing.B) {
 				timeDevice(b, d, func() error { return h.Run(batch, width, graph) })
-				b.ReportMetric(float64(h.Launches()), "kernels")
+				b.ReportMetric(float64(h.Launches(batch, width)), "kernels")
 			})
 		}
 	}

@@ -17,6 +17,7 @@ type Device struct {
 	Major       int // compute capability
 	Minor       int
 	SMs         int
+	SharedOptIn int // bytes of shared memory a block may opt in to (SetMaxSharedMemory)
 	TotalMemory uint64
 	Driver      int // driver API version, e.g. 13000
 
@@ -37,6 +38,7 @@ const (
 	attrMultiprocessorCount = 16
 	attrComputeMajor        = 75
 	attrComputeMinor        = 76
+	attrSharedOptIn         = 97
 )
 
 // Count returns how many CUDA devices the driver sees.
@@ -95,6 +97,7 @@ func (d *Device) init() error {
 		return int(x)
 	}
 	d.Major, d.Minor, d.SMs = attr(attrComputeMajor), attr(attrComputeMinor), attr(attrMultiprocessorCount)
+	d.SharedOptIn = attr(attrSharedOptIn)
 	cuDeviceTotalMem(&d.TotalMemory, dev)
 	cuDriverGetVersion(&v)
 	d.Driver = int(v)

@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -45,7 +46,7 @@ func openOrSkip(t *testing.T) *Device {
 	t.Helper()
 	d, err := Open(0)
 	if err != nil {
-		if strings.Contains(err.Error(), "NVIDIA driver not found") {
+		if errors.Is(err, ErrNoGPU) {
 			t.Skip(err)
 		}
 		t.Fatal(err)
@@ -191,13 +192,13 @@ func TestAutoWithoutDriverFallsBackToCPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	if in := be.Info(); in.Backend != "cpu" || !strings.Contains(in.Reason, "NVIDIA driver not found") {
+	if in := be.Info(); in.Backend != "cpu" || !strings.Contains(in.Reason, ErrNoGPU.Error()) {
 		t.Errorf("auto without a driver: %+v", in)
 	}
-	if len(lines) != 1 || !strings.Contains(lines[0], "cpu backend") || !strings.Contains(lines[0], "cuda unavailable: NVIDIA driver not found") {
+	if len(lines) != 1 || !strings.Contains(lines[0], "cpu backend") || !strings.Contains(lines[0], "cuda unavailable: "+ErrNoGPU.Error()) {
 		t.Errorf("log lines %q: want one saying the CPU runs because the driver is missing", lines)
 	}
-	if _, err := gpu.Open("cuda"); err == nil || !strings.Contains(err.Error(), "NVIDIA driver not found") {
+	if _, err := gpu.Open("cuda"); err == nil || !strings.Contains(err.Error(), ErrNoGPU.Error()) {
 		t.Errorf("cuda chosen without a driver: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 )
 
 // HDiTConfig is the piano-roll hourglass transformer's shape (gpu/train/ARCHITECTURE.md; the
@@ -61,7 +62,16 @@ type HDiT struct {
 	owned                   []allocation
 	plans                   map[[2]int]*hditPlan
 	profile                 *[]kernelTime // set by Profile: time every kernel
+	fusedMLP                bool          // feed-forward halves as one kernel (EnvFusedMLP)
 }
+
+// EnvFusedMLP=0 runs each feed-forward half as two GEMMs through a hidden buffer instead of
+// the fused kernel (for comparisons; results agree to bf16 rounding).
+const EnvFusedMLP = "LATENT_FUSED_MLP"
+
+// mlpMinRows is the fewest rows for which the fused feed-forward kernel (64 rows a block, the
+// hidden units walked in sequence) beats two GEMMs that split K over the GPU.
+const mlpMinRows = 256
 
 type kernelTime struct {
 	name  string
@@ -136,7 +146,7 @@ func (h *HDiT) upload(b []byte) (uint64, error) {
 // GEGLU, all adaptive-norm weights stacked into one matrix), the mapping network in f32. Call
 // inside Do.
 func NewHDiT(d *Device, k *Kernels, cfg HDiTConfig, get WeightFunc) (*HDiT, error) {
-	h := &HDiT{d: d, k: k, cfg: cfg, plans: map[[2]int]*hditPlan{}}
+	h := &HDiT{d: d, k: k, cfg: cfg, plans: map[[2]int]*hditPlan{}, fusedMLP: os.Getenv(EnvFusedMLP) != "0"}
 	if err := h.load(get); err != nil {
 		h.Free()
 		return nil, err
@@ -483,6 +493,11 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 	if err := h.op(lv+"out+residual", func() error { return k.GemmResidual(p.o, L.out, x, t, c, c) }); err != nil {
 		return err
 	}
+	if h.fusedMLP && t >= mlpMinRows && k.HasMLP(c) {
+		return h.op(lv+"mlp", func() error {
+			return k.MLP(x, L.up, L.down, t, c, p.ada+uint64(4*L.adaFF), adaStride, gh*gw, hditEps)
+		})
+	}
 	if err := h.op(lv+"norm+up+geglu", func() error {
 		return k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), adaStride, gh*gw, hditEps)
 	}); err != nil {
@@ -491,8 +506,17 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 	return h.op(lv+"down+residual", func() error { return k.GemmResidual(p.hid, L.down, x, t, c, 2*c) })
 }
 
-// Launches is the number of kernels one evaluation queues.
-func (h *HDiT) Launches() int { return 3 + 5*len(h.layers) + 2*(len(h.cfg.Widths)-1) + 1 }
+// Launches is the number of kernels one evaluation of this shape queues.
+func (h *HDiT) Launches(batch, width int) int {
+	n := 3 + 2*(len(h.cfg.Widths)-1) + 1
+	for _, L := range h.layers {
+		n += 5
+		if h.fusedMLP && batch*(hditPitches/4>>L.level)*(width/4>>L.level) >= mlpMinRows && h.k.HasMLP(L.c) {
+			n--
+		}
+	}
+	return n
+}
 
 // Denoise computes D(x; σ, ctx, mask) for a batch: x, ctx [B,3,128,W], mask [B,1,128,W],
 // sigma [B]. The first call of a shape plans its buffers and captures the pass into a graph;

@@ -12,9 +12,10 @@ import (
 // the wrappers check what the kernels assume (K a multiple of 32, window sizes) and queue one
 // launch each on the device's stream.
 type Kernels struct {
-	d  *Device
-	fn map[string]*Function
-	sk splitK
+	d     *Device
+	fn    map[string]*Function
+	sk    splitK
+	mlpOK map[int]bool // widths whose fused feed-forward kernel fits this device's shared memory
 }
 
 // splitK is the workspace that lets a tensor-core GEMM with few output tiles and a long K
@@ -103,6 +104,15 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 			}
 		}
 	}
+	k.mlpOK = map[int]bool{}
+	for _, c := range mlpWidths {
+		if f := k.fn[fmt.Sprintf("mlp_c%d", c)]; f != nil && mlpShared(c) <= d.SharedOptIn {
+			if err := f.SetMaxSharedMemory(mlpShared(c)); err != nil {
+				return nil, err
+			}
+			k.mlpOK[c] = true
+		}
+	}
 	return k, nil
 }
 
@@ -113,6 +123,7 @@ var kernelNames = map[string][]string{
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
 	"attention": {"attention"},
 	"misc":      {"mapping", "randn_philox", "axpby"},
+	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384"},
 }
 
 // optionalKernels are modules a feature checks for when it starts (Has), so that a test
@@ -183,6 +194,32 @@ func (k *Kernels) GemmResidual(a, w, c uint64, m, n, kk int) error {
 		return err
 	}
 	return k.launchGemm("gemm_bf16_residual", m, n, kk, a, w, c, m, n, kk)
+}
+
+// mlpWidths are the widths gpu/kernels/mlp.cu is compiled for.
+var mlpWidths = []int{64, 128, 256, 384}
+
+// mlpShared is mlp.cu's MlpSmem in bytes for width c: the block's 64 normalised rows, two
+// chunks of 64 up rows and of c down columns × 32, and the chunk's 64 × 32 hidden units.
+func mlpShared(c int) int { return 2 * (64*(c+8) + 2*64*(c+8) + 2*c*40 + 64*40) }
+
+// HasMLP reports whether MLP runs width c here (compiled for it, and its shared memory fits:
+// width 384 needs 212 KiB, more than an A100 block may have).
+func (k *Kernels) HasMLP(c int) bool { return k.mlpOK[c] }
+
+// MLP runs a transformer layer's feed-forward half in one kernel, in place on x [M, c]:
+// x += GEGLU((rms(x)·scale[b])·wuᵀ)·wdᵀ with wu [4c][c] (GEGLU rows interleaved, see
+// InterleaveGEGLU) and wd [c][2c]; scale rows as in GemmNorm. It equals GemmNormGEGLU into a
+// [M, 2c] buffer then GemmResidual, without the buffer.
+func (k *Kernels) MLP(x, wu, wd uint64, m, c int, scale uint64, scaleStride, rowsPerBatch int, eps float32) error {
+	if !k.HasMLP(c) {
+		return fmt.Errorf("mlp: no fused kernel for width %d on this device (widths %v, %d bytes of shared memory per block)", c, mlpWidths, k.d.SharedOptIn)
+	}
+	if m <= 0 || rowsPerBatch <= 0 {
+		return fmt.Errorf("mlp: bad sizes M=%d rowsPerBatch=%d", m, rowsPerBatch)
+	}
+	f := k.fn[fmt.Sprintf("mlp_c%d", c)]
+	return k.d.Launch(f, Dim{X: uint32((m + 63) / 64)}, Dim{X: 256}, uint32(mlpShared(c)), x, wu, wd, m, scale, scaleStride, rowsPerBatch, eps)
 }
 
 // GemmMerge: 2×2 token merge of a [B,h,w,K/4] then c [B·h/2·w/2, N] = merged·wᵀ.

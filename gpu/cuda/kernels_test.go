@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -38,7 +39,7 @@ func kernelsOrSkip(tb testing.TB) (*Device, *Kernels) {
 		})
 	})
 	if sharedErr != nil {
-		if strings.Contains(sharedErr.Error(), "NVIDIA driver not found") {
+		if errors.Is(sharedErr, ErrNoGPU) {
 			tb.Skip(sharedErr)
 		}
 		tb.Fatal(sharedErr)

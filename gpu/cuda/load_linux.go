@@ -9,7 +9,7 @@ import (
 func load() (err error) {
 	lib, err := purego.Dlopen(LibraryPath, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 	if err != nil {
-		return fmt.Errorf("NVIDIA driver not found (%v): install the NVIDIA driver to use the GPU", err)
+		return fmt.Errorf("%w: NVIDIA driver not found (%v): install the NVIDIA driver to use the GPU", ErrNoGPU, err)
 	}
 	// RegisterLibFunc panics on a missing symbol; turn that into an error naming it.
 	defer func() {
@@ -56,7 +56,9 @@ func load() (err error) {
 	reg(&cuGraphDestroy, "cuGraphDestroy")
 	reg(&cuGetErrorName, "cuGetErrorName")
 	reg(&cuGetErrorString, "cuGetErrorString")
-	if r := cuInit(0); r != 0 {
+	if r := cuInit(0); r == errNoDevice {
+		return fmt.Errorf("%w: NVIDIA driver present but no CUDA-capable device is visible (%w)", ErrNoGPU, r)
+	} else if r != 0 {
 		return fmt.Errorf("NVIDIA driver present but cuInit failed: %w", r)
 	}
 	return nil

@@ -3,10 +3,10 @@
 package cuda
 
 import (
-	"errors"
+	"fmt"
 	"runtime"
 )
 
 func load() error {
-	return errors.New("the CUDA backend runs on Linux only; this is " + runtime.GOOS)
+	return fmt.Errorf("%w: the CUDA backend runs on Linux only; this is %s", ErrNoGPU, runtime.GOOS)
 }

@@ -4,9 +4,14 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 )
+
+// ErrNoGPU marks the errors that mean this machine cannot run CUDA at all (no driver library,
+// or a driver with no device): the engine falls back to the CPU and GPU tests skip.
+var ErrNoGPU = errors.New("no NVIDIA GPU")
 
 // result is a CUresult.
 type result int32
