@@ -63,15 +63,22 @@ type HDiT struct {
 	plans                   map[[2]int]*hditPlan
 	profile                 *[]kernelTime // set by Profile: time every kernel
 	fusedMLP                bool          // feed-forward halves as one kernel (EnvFusedMLP)
+	fusedAttn               bool          // windowed attention halves as one kernel (EnvFusedAttention)
 }
 
 // EnvFusedMLP=0 runs each feed-forward half as two GEMMs through a hidden buffer instead of
-// the fused kernel (for comparisons; results agree to bf16 rounding).
-const EnvFusedMLP = "LATENT_FUSED_MLP"
+// the fused kernel; EnvFusedAttention=0 runs each windowed attention half as three kernels
+// (norm+qkv, attention, out+residual) instead of one. For comparisons: results agree to bf16
+// rounding.
+const (
+	EnvFusedMLP       = "LATENT_FUSED_MLP"
+	EnvFusedAttention = "LATENT_FUSED_ATTN"
+)
 
-// mlpMinRows is the fewest rows for which the fused feed-forward kernel (64 rows a block, the
-// hidden units walked in sequence) beats two GEMMs that split K over the GPU.
-const mlpMinRows = 256
+// mlpMinRows is the fewest rows for which the fused feed-forward kernel (64 rows a block, each
+// walking all hidden units) beats two GEMMs that split K over the GPU: from 64 blocks on (H200,
+// BenchmarkMLP; at 16 blocks it is 1.2× slower, at 4 and 1 block 2.5× and 4.7×).
+const mlpMinRows = 64 * 64
 
 type kernelTime struct {
 	name  string
@@ -146,7 +153,8 @@ func (h *HDiT) upload(b []byte) (uint64, error) {
 // GEGLU, all adaptive-norm weights stacked into one matrix), the mapping network in f32. Call
 // inside Do.
 func NewHDiT(d *Device, k *Kernels, cfg HDiTConfig, get WeightFunc) (*HDiT, error) {
-	h := &HDiT{d: d, k: k, cfg: cfg, plans: map[[2]int]*hditPlan{}, fusedMLP: os.Getenv(EnvFusedMLP) != "0"}
+	h := &HDiT{d: d, k: k, cfg: cfg, plans: map[[2]int]*hditPlan{},
+		fusedMLP: os.Getenv(EnvFusedMLP) != "0", fusedAttn: os.Getenv(EnvFusedAttention) != "0"}
 	if err := h.load(get); err != nil {
 		h.Free()
 		return nil, err
@@ -480,6 +488,14 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 		wh, ww = h.cfg.Window[0], h.cfg.Window[1]
 	}
 	lv := fmt.Sprintf("L%d ", L.level)
+	if wh > 0 && h.fusedAttn && (c == 64 || c == 128) {
+		if err := h.op(lv+"attention block", func() error {
+			return k.AttentionBlock(x, L.qkv, L.out, L.qn, L.kn, p.rope, p.batch, gh, gw, c, wh, ww, L.shift[0], L.shift[1], p.ada+uint64(4*L.adaAttn), adaStride, hditEps)
+		}); err != nil {
+			return err
+		}
+		return h.feedForward(p, L, x, t, c, adaStride, lv)
+	}
 	if err := h.op(lv+"norm+qkv", func() error {
 		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), adaStride, gh*gw, hditEps)
 	}); err != nil {
@@ -493,13 +509,21 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 	if err := h.op(lv+"out+residual", func() error { return k.GemmResidual(p.o, L.out, x, t, c, c) }); err != nil {
 		return err
 	}
+	return h.feedForward(p, L, x, t, c, adaStride, lv)
+}
+
+// feedForward queues the layer's feed-forward half on x [t, c]: one fused kernel where it pays,
+// else norm+up+GEGLU into p.hid and down+residual.
+func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride int, lv string) error {
+	k := h.k
+	rows := t / p.batch // per sample: each sample has its own adaptive-norm row
 	if h.fusedMLP && t >= mlpMinRows && k.HasMLP(c) {
 		return h.op(lv+"mlp", func() error {
-			return k.MLP(x, L.up, L.down, t, c, p.ada+uint64(4*L.adaFF), adaStride, gh*gw, hditEps)
+			return k.MLP(x, L.up, L.down, t, c, p.ada+uint64(4*L.adaFF), adaStride, rows, hditEps)
 		})
 	}
 	if err := h.op(lv+"norm+up+geglu", func() error {
-		return k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), adaStride, gh*gw, hditEps)
+		return k.GemmNormGEGLU(x, L.up, p.hid, t, 4*c, c, p.ada+uint64(4*L.adaFF), adaStride, rows, hditEps)
 	}); err != nil {
 		return err
 	}
@@ -513,6 +537,9 @@ func (h *HDiT) Launches(batch, width int) int {
 		n += 5
 		if h.fusedMLP && batch*(hditPitches/4>>L.level)*(width/4>>L.level) >= mlpMinRows && h.k.HasMLP(L.c) {
 			n--
+		}
+		if h.fusedAttn && L.level < h.cfg.GlobalFrom && (L.c == 64 || L.c == 128) {
+			n -= 2
 		}
 	}
 	return n

@@ -106,11 +106,18 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 	}
 	k.mlpOK = map[int]bool{}
 	for _, c := range mlpWidths {
-		if f := k.fn[fmt.Sprintf("mlp_c%d", c)]; f != nil && mlpShared(c) <= d.SharedOptIn {
+		if f := k.fn[fmt.Sprintf("mlp_c%d", c)]; f != nil && mlpShared(c)+64 <= d.SharedOptIn { // + its static bytes
 			if err := f.SetMaxSharedMemory(mlpShared(c)); err != nil {
 				return nil, err
 			}
 			k.mlpOK[c] = true
+		}
+	}
+	for _, c := range attnBlockWidths {
+		if n := attnBlockShared(c); n > 48<<10 {
+			if err := k.fn[fmt.Sprintf("attn_block_c%d", c)].SetMaxSharedMemory(n); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return k, nil
@@ -124,6 +131,7 @@ var kernelNames = map[string][]string{
 	"attention": {"attention"},
 	"misc":      {"mapping", "randn_philox", "axpby"},
 	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384"},
+	"attnblock": {"attn_block_c64", "attn_block_c128"},
 }
 
 // optionalKernels are modules a feature checks for when it starts (Has), so that a test
@@ -302,6 +310,44 @@ func (k *Kernels) Attention(qkv, o, qn, kn, rope uint64, batch, h, wd, c, wh, ww
 	}
 	grid := Dim{X: uint32(tiles), Y: uint32(c / 64), Z: uint32(batch)}
 	return k.d.Launch(k.fn["attention"], grid, block128, 0, qkv, o, qn, kn, rope, h, wd, c, wh, ww, sh, sw, eps)
+}
+
+// attnBlockWidths are the widths gpu/kernels/attnblock.cu is compiled for (1 or 2 heads).
+var attnBlockWidths = []int{64, 128}
+
+// attnBlockShared is attnblock.cu's ATTN_BLOCK_SMEM in bytes for width c: the window's 64
+// normalised rows and one head's 192 Wqkv rows (pitch c+8), plus k and vᵀ [64][72] of their own
+// when there are two heads.
+func attnBlockShared(c int) int {
+	n := 2 * 256 * (c + 8)
+	if c > 64 {
+		n += 2 * 2 * 64 * 72
+	}
+	return n
+}
+
+// AttentionBlock runs a windowed layer's attention half in one kernel, in place on x
+// [B,h,w,c]: x += Attention(GemmNorm(x))·woutᵀ, the composition of GemmNorm(x, wqkv, qkv, …,
+// scale, scaleStride, h·w, eps), Attention(qkv, o, qn, kn, rope, batch, h, w, c, wh, ww, sh,
+// sw, eps) and GemmResidual(o, wout, x, …) without the qkv and o buffers. c is 64 or 128
+// (head_dim 64); windows wh×ww of 64 tokens tile the grid, shifted by (sh, sw). wqkv [3c][c]
+// and wout [c][c] are bf16; scale rows are scale + b·scaleStride (stride 0: one row for all).
+func (k *Kernels) AttentionBlock(x, wqkv, wout, qn, kn, rope uint64, batch, h, wd, c, wh, ww, sh, sw int, scale uint64, scaleStride int, eps float32) error {
+	if c != 64 && c != 128 {
+		return fmt.Errorf("attention block: width %d: the fused kernel takes 64 or 128 (1 or 2 heads of 64)", c)
+	}
+	if wh <= 0 || ww <= 0 || wh*ww != 64 || h%wh != 0 || wd%ww != 0 {
+		return fmt.Errorf("attention block: windows %d×%d on a %d×%d grid: need 64-token windows that tile the grid", wh, ww, h, wd)
+	}
+	if sh < 0 || sh >= h || sw < 0 || sw >= wd {
+		return fmt.Errorf("attention block: shift (%d, %d) outside the %d×%d grid", sh, sw, h, wd)
+	}
+	if batch <= 0 || scaleStride < 0 || scaleStride%4 != 0 {
+		return fmt.Errorf("attention block: batch %d, scale stride %d: need a positive batch and a stride that is a multiple of 4", batch, scaleStride)
+	}
+	grid := Dim{X: uint32((h / wh) * (wd / ww)), Z: uint32(batch)}
+	f := k.fn[fmt.Sprintf("attn_block_c%d", c)]
+	return k.d.Launch(f, grid, block128, uint32(attnBlockShared(c)), x, wqkv, wout, qn, kn, rope, h, wd, wh, ww, sh, sw, scale, scaleStride, eps)
 }
 
 // Mapping runs the noise-level network for B samples: sigma [B] → scal [B,4] = (c_in, c_skip,
