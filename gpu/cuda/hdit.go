@@ -75,10 +75,10 @@ const (
 	EnvFusedAttention = "LATENT_FUSED_ATTN"
 )
 
-// mlpMinRows is the fewest rows for which the fused feed-forward kernel (64 rows a block, each
-// walking all hidden units) beats two GEMMs that split K over the GPU: from 64 blocks on (H200,
-// BenchmarkMLP; at 16 blocks it is 1.2× slower, at 4 and 1 block 2.5× and 4.7×).
-const mlpMinRows = 64 * 64
+// mlpMinRows is the fewest rows for which the fused feed-forward kernel (64 rows a block; with
+// fewer than half a wave of blocks it splits the hidden units, see Kernels.MLP) beats two GEMMs
+// that split K over the GPU (H200, BenchmarkMLP).
+const mlpMinRows = 64
 
 type kernelTime struct {
 	name  string
@@ -389,6 +389,9 @@ func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
 	}
 	p.qkv, p.o, p.hid = f(maxQKV), f(maxO), f(maxHid)
 	p.wsFloats, p.cntN = h.k.SplitKWorkspace()
+	for i, c := range h.cfg.Widths {
+		p.wsFloats = max(p.wsFloats, h.k.MLPWorkspace(batch*(hh>>i)*(ww>>i), c))
+	}
 	p.ws, p.cnt = f(p.wsFloats), f(p.cntN)
 	if err != nil {
 		return nil, err
@@ -535,8 +538,11 @@ func (h *HDiT) Launches(batch, width int) int {
 	n := 3 + 2*(len(h.cfg.Widths)-1) + 1
 	for _, L := range h.layers {
 		n += 5
-		if h.fusedMLP && batch*(hditPitches/4>>L.level)*(width/4>>L.level) >= mlpMinRows && h.k.HasMLP(L.c) {
+		if t := batch * (hditPitches / 4 >> L.level) * (width / 4 >> L.level); h.fusedMLP && t >= mlpMinRows && h.k.HasMLP(L.c) {
 			n--
+			if h.k.mlpSplits(t, L.c) > 1 {
+				n++ // mlp_reduce
+			}
 		}
 		if h.fusedAttn && L.level < h.cfg.GlobalFrom && (L.c == 64 || L.c == 128) {
 			n -= 2

@@ -34,8 +34,8 @@ func (k *Kernels) SplitKWorkspace() (floats, counters int) {
 
 const maxSplits = 8
 
-// SetSplitK hands the GEMMs a workspace (ws: floats, cnt: zeroed uint32 counters, sized by
-// SplitKWorkspace); ws = 0 turns splitting off. Buffers must outlive every graph that captured
+// SetSplitK hands the GEMMs and MLP a workspace (ws: floats, cnt: zeroed uint32 counters, sized
+// by SplitKWorkspace and MLPWorkspace); ws = 0 turns splitting off. Buffers must outlive every graph that captured
 // a split GEMM.
 func (k *Kernels) SetSplitK(ws uint64, wsFloats int, cnt uint64, cntN int) {
 	k.sk = splitK{ws, cnt, wsFloats, cntN}
@@ -130,7 +130,7 @@ var kernelNames = map[string][]string{
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
 	"attention": {"attention"},
 	"misc":      {"mapping", "randn_philox", "axpby"},
-	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384"},
+	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384", "mlp_reduce"},
 	"attnblock": {"attn_block_c64", "attn_block_c128"},
 }
 
@@ -226,8 +226,37 @@ func (k *Kernels) MLP(x, wu, wd uint64, m, c int, scale uint64, scaleStride, row
 	if m <= 0 || rowsPerBatch <= 0 {
 		return fmt.Errorf("mlp: bad sizes M=%d rowsPerBatch=%d", m, rowsPerBatch)
 	}
+	s := k.mlpSplits(m, c)
+	if s > 1 && s*m*c > k.sk.wsFloats {
+		s = 1 // no workspace for the partial sums: each block walks all hidden units of its rows
+	}
 	f := k.fn[fmt.Sprintf("mlp_c%d", c)]
-	return k.d.Launch(f, Dim{X: uint32((m + 63) / 64)}, Dim{X: 256}, uint32(mlpShared(c)), x, wu, wd, m, scale, scaleStride, rowsPerBatch, eps)
+	grid := Dim{X: uint32((m + 63) / 64), Y: uint32(s)}
+	if err := k.d.Launch(f, grid, Dim{X: 256}, uint32(mlpShared(c)), x, wu, wd, m, scale, scaleStride, rowsPerBatch, eps, k.sk.ws); err != nil || s == 1 {
+		return err
+	}
+	n4 := int64(m * c / 4)
+	return k.d.Launch(k.fn["mlp_reduce"], Dim{X: uint32((n4 + 255) / 256)}, Dim{X: 256}, 0, x, k.sk.ws, n4, int32(s))
+}
+
+// mlpSplits is how many blocks share the hidden units of a 64-row tile. Every block walks its
+// chunks of 32 hidden units in sequence, so with few tiles (batch 1, the coarse levels) the
+// chunks are spread over blocks up to one wave (one block per SM: the large widths' shared
+// memory) and mlp_reduce adds their partial sums; width 64 has too few chunks to pay for it.
+func (k *Kernels) mlpSplits(m, c int) int {
+	tiles := (m + 63) / 64
+	if c < 128 || 2*tiles > k.d.SMs {
+		return 1
+	}
+	return min(k.d.SMs/tiles, 2*c/32)
+}
+
+// MLPWorkspace is the split workspace (SetSplitK's ws, in floats) MLP needs for m rows of width c.
+func (k *Kernels) MLPWorkspace(m, c int) int {
+	if s := k.mlpSplits(m, c); s > 1 {
+		return s * m * c
+	}
+	return 0
 }
 
 // GemmMerge: 2×2 token merge of a [B,h,w,K/4] then c [B·h/2·w/2, N] = merged·wᵀ.

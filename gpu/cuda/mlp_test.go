@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -39,14 +40,40 @@ func TestMLP(t *testing.T) {
 					scale[i] += 1
 				}
 				X, WU, WD, S := d.tbuf(t, x), d.tbufBF16(t, InterleaveGEGLU(wu, 4*c, c)), d.tbufBF16(t, wd), d.tbuf(t, scale)
-				if err := k.MLP(X.ptr, WU.ptr, WD.ptr, m, c, S.ptr, stride, rows, 1e-6); err != nil {
-					return err
+				ref := mlpRef(x, wu, wd, m, c, scale, stride, rows)
+				// one block per row tile, then (widths ≥ 128) the hidden units split over
+				// blocks, twice: the partial sums must add up in the same order
+				wsF := k.MLPWorkspace(m, c)
+				WS := d.poisoned(t, max(wsF, 1))
+				var first []float32
+				for run, split := range []bool{false, true, true} {
+					if split {
+						k.SetSplitK(WS.ptr, wsF, 0, 0)
+					}
+					if err := d.Upload(X.ptr, F32Bytes(x)); err != nil {
+						return err
+					}
+					err := k.MLP(X.ptr, WU.ptr, WD.ptr, m, c, S.ptr, stride, rows, 1e-6)
+					k.SetSplitK(0, 0, 0, 0)
+					if err != nil {
+						return err
+					}
+					out := d.get(t, X)
+					if run == 1 {
+						first = slices.Clone(out)
+					} else if run == 2 && !slices.Equal(first, out) {
+						t.Errorf("mlp c=%d: two split runs differ", c)
+					}
+					for i := range out {
+						out[i] -= x[i]
+					}
+					splits := 1
+					if split && wsF > 0 {
+						splits = k.mlpSplits(m, c)
+					}
+					expect(t, fmt.Sprintf("mlp c=%d scaleStride=%d splits=%d", c, stride, splits), out, ref, tolBF16)
 				}
-				out := d.get(t, X)
-				for i := range out {
-					out[i] -= x[i]
-				}
-				expect(t, fmt.Sprintf("mlp c=%d scaleStride=%d", c, stride), out, mlpRef(x, wu, wd, m, c, scale, stride, rows), tolBF16)
+				d.Free(WS.ptr, WS.size)
 				for _, b := range []buf{X, WU, WD, S} {
 					d.Free(b.ptr, b.size)
 				}
@@ -68,8 +95,13 @@ func BenchmarkMLP(b *testing.B) {
 	d, k := kernelsOrSkip(b)
 	r := rand.New(rand.NewPCG(5, 6))
 	var WS, CN buf
-	d.Do(func() error { // split K for the small GEMMs, as the model runs them
+	d.Do(func() error { // split K for the small GEMMs and split MLPs, as the model runs them
 		wsF, cn := k.SplitKWorkspace()
+		for _, batch := range []int{1, 16} {
+			for i, c := range DefaultHDiT.Widths {
+				wsF = max(wsF, k.MLPWorkspace(batch*4096>>(2*i), c))
+			}
+		}
 		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
 		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
 		return nil

@@ -6,6 +6,9 @@
 // computes), keeps the chunk's GEGLU output in shared memory and accumulates the down
 // projection in registers; x is read once and written once.
 //
+// With few row tiles (small batches, coarse levels) the hidden units are also split over
+// gridDim.y blocks, whose partial products mlp_reduce adds up.
+//
 // Wu [4C][C] bf16 has its GEGLU rows interleaved (a_0, g_0, a_1, g_1, …; InterleaveGEGLU),
 // Wd [C][2C] bf16. 8 warps: 2 (rows) × 4 (columns) for both products.
 #include "common.cuh"
@@ -24,7 +27,7 @@ struct MlpSmem {
 
 template <int C>
 __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* wd, int M, const float* scale,
-                                         int scaleStride, int rowsPerBatch, float eps) {
+                                         int scaleStride, int rowsPerBatch, float eps, float* ws) {
   extern __shared__ __attribute__((aligned(16))) unsigned char smem_raw[];
   MlpSmem<C>& s = *reinterpret_cast<MlpSmem<C>*>(smem_raw);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -49,7 +52,11 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
     }
     cp_async_commit();
   };
-  load_chunk(0, 0);
+  // Split (gridDim.y = S > 1, few row tiles): block z walks chunks [jb, je) and writes its
+  // partial sum to ws[z]; mlp_reduce adds the S partials to x in z order (deterministic).
+  const int S = gridDim.y, z = blockIdx.y;
+  const int jb = NCH * z / S, je = NCH * (z + 1) / S;
+  load_chunk(jb, 0);
 
   // Normalise: 4 threads per row, each a float4 of every 16 columns (64 contiguous bytes per
   // row per step). The second pass re-reads x from L1 rather than holding C/4 floats.
@@ -87,11 +94,11 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
   const int un = (warp & 3) * 16; // this warp's 16 of the chunk's 64 up rows
   const int dn = (warp & 3) * DN; // and its columns of the output
 
-  for (int j = 0; j < NCH; j++) {
-    const int buf = j & 1;
+  for (int j = jb; j < je; j++) {
+    const int buf = (j - jb) & 1;
     cp_async_wait<0>();
     __syncthreads(); // chunk j landed for every thread; chunk j-1's buffers and hs are free
-    if (j + 1 < NCH) load_chunk(j + 1, buf ^ 1);
+    if (j + 1 < je) load_chunk(j + 1, buf ^ 1);
 
     // up: [64 × 64] = xs · wu[buf]ᵀ, K = C
     float u[2][2][4];
@@ -145,7 +152,9 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
     }
   }
 
-  // residual: x += acc (each thread owns its elements; the block owns its rows)
+  // residual: x += acc (each thread owns its elements; the block owns its rows), or the
+  // partial sum to ws[z]
+  float* out = S > 1 ? ws + (size_t)z * M * C : x;
 #pragma unroll
   for (int mi = 0; mi < 2; mi++)
 #pragma unroll
@@ -154,8 +163,8 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
       if (m >= M) continue;
 #pragma unroll
       for (int ni = 0; ni < DT; ni++) {
-        float2* dst = (float2*)(x + (size_t)m * C + dn + ni * 8 + tq * 2);
-        const float2 o = *dst;
+        float2* dst = (float2*)(out + (size_t)m * C + dn + ni * 8 + tq * 2);
+        const float2 o = S > 1 ? float2{0.f, 0.f} : *dst;
         *dst = float2{o.x + acc[mi][ni][2 * half], o.y + acc[mi][ni][2 * half + 1]};
       }
     }
@@ -164,11 +173,23 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
 #define MLP_KERNEL(C)                                                                                        \
   extern "C" __global__ void __launch_bounds__(MTHREADS) mlp_c##C(float* x, const bf16* wu, const bf16* wd, \
                                                                   int M, const float* scale, int scaleStride, \
-                                                                  int rowsPerBatch, float eps) {            \
-    mlp_body<C>(x, wu, wd, M, scale, scaleStride, rowsPerBatch, eps);                                        \
+                                                                  int rowsPerBatch, float eps, float* ws) { \
+    mlp_body<C>(x, wu, wd, M, scale, scaleStride, rowsPerBatch, eps, ws);                                    \
   }
 
 MLP_KERNEL(64)
 MLP_KERNEL(128)
 MLP_KERNEL(256)
 MLP_KERNEL(384)
+
+// x += Σ_z ws[z] over n4 float4s, z in order: the split kernel's partial sums.
+extern "C" __global__ void __launch_bounds__(256) mlp_reduce(float* x, const float* ws, long long n4, int S) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n4) return;
+  float4 a = ((const float4*)x)[i];
+  for (int z = 0; z < S; z++) {
+    const float4 p = ((const float4*)ws)[z * n4 + i];
+    a.x += p.x, a.y += p.y, a.z += p.z, a.w += p.w;
+  }
+  ((float4*)x)[i] = a;
+}
