@@ -34,7 +34,7 @@ export STUDIO_ENGINE=cuda
 pat='PARITY|relative error|comparisons|^(--- |ok|FAIL|PASS)|panic|Error'
 if [[ $STAGES == *a* ]]; then
 	say "== a: checks"
-	"$BIN/cuda.test" -test.v -test.run 'SamplerStep|RandNMatches|OutOfMemory' 2>&1 | keep "$pat"
+	"$BIN/cuda.test" -test.v -test.run 'SamplerStep|RandNMatches|OutOfMemory|MLP|AttentionBlock|GemmKernels|GemmMerge|TestAttention' 2>&1 | keep "$pat"
 	(cd gpu/models/pianoroll && "$BIN/pianoroll.test" -test.v -test.run 'Parity|Fused|Leakage|Normal') 2>&1 | keep "$pat"
 	say "-- the device loop launched step by step (LATENT_FUSED_GRAPH=0), and without the σ-network hoisting too"
 	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 "$BIN/pianoroll.test" -test.v -test.run 'FusedSampler') 2>&1 | keep "$pat"
@@ -47,6 +47,8 @@ if [[ $STAGES == *b* ]]; then
 	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
 	say "-- LATENT_FUSED_GRAPH=0 LATENT_FUSED_PRECOND=0 (and the σ network inside every step's graph)"
 	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 LATENT_FUSED_PRECOND=0 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
+	say "-- LATENT_FUSED_MLP=0 LATENT_FUSED_ATTN=0 (each layer as five kernels: norm+qkv, attention, out, norm+up+GEGLU, down)"
+	(cd gpu/models/pianoroll && LATENT_FUSED_MLP=0 LATENT_FUSED_ATTN=0 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
 	say "-- the default again (spread)"
 	(cd gpu/models/pianoroll && "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/candidates' -test.benchtime 20x) 2>&1 | keep 'Benchmark|FAIL|panic'
 	(cd gpu/models/pianoroll && timeout 90 "$BIN/pianoroll.test" -test.run '^$' -test.bench 'Inpaint32Bars/opbyop' -test.benchtime 3x) 2>&1 | keep 'Benchmark|FAIL|panic'
@@ -54,6 +56,10 @@ fi
 if [[ $STAGES == *d* ]]; then
 	say "== d: Go denoiser step (random weights)"
 	"$BIN/cuda.test" -test.run '^$' -test.bench 'HDiT' -test.benchtime 200x 2>&1 | keep 'Benchmark|FAIL|panic'
+	say "-- LATENT_FUSED_MLP=0 LATENT_FUSED_ATTN=0"
+	LATENT_FUSED_MLP=0 LATENT_FUSED_ATTN=0 "$BIN/cuda.test" -test.run '^$' -test.bench 'HDiT' -test.benchtime 200x 2>&1 | keep 'Benchmark|FAIL|panic'
+	say "-- the fused layer halves against the kernels they replace"
+	"$BIN/cuda.test" -test.run '^$' -test.bench 'MLP|AttentionBlock' -test.benchtime 200x 2>&1 | keep 'Benchmark|FAIL|panic'
 fi
 if [[ $STAGES == *e* ]]; then
 	say "== e: per-kernel profile"
