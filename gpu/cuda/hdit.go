@@ -44,9 +44,10 @@ type hditLayer struct {
 	adaAttn, adaFF int    // column offsets into the ada buffer
 }
 
-// HDiT is the piano-roll denoiser D(x; σ, ctx, mask) on one device, fused into ~6 kernels per
-// transformer layer (see gpu/kernels) and replayed as a CUDA graph per input shape. Methods
-// run on the device thread (inside Device.Do).
+// HDiT is the piano-roll denoiser D(x; σ, ctx, mask) on one device, fused into 2-5 kernels per
+// transformer layer (see gpu/kernels: a windowed layer's attention half is one kernel, every
+// feed-forward half one, or two when its hidden units are split) and replayed as a CUDA graph
+// per input shape. Methods run on the device thread (inside Device.Do).
 type HDiT struct {
 	d   *Device
 	k   *Kernels
