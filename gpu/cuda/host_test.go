@@ -84,6 +84,8 @@ func TestSplitKHeuristic(t *testing.T) {
 		{1, 3328, 256, 2},    // adaptive-norm scales
 		{4096, 192, 64, 1},   // level 0
 		{64, 8448, 4096, 1},  // 132 tiles: fills the GPU
+		{1024, 384, 768, 2},  // batch 16 level 3 down: 96 tiles of 64 rows
+		{1024, 1152, 384, 1}, // 144 tiles of 128 rows
 	} {
 		if got := k.splits(tc.m, tc.n, tc.k); got != tc.want {
 			t.Errorf("splits(%d, %d, %d) = %d, want %d", tc.m, tc.n, tc.k, got, tc.want)

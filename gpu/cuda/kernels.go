@@ -16,6 +16,10 @@ type Kernels struct {
 	fn    map[string]*Function
 	sk    splitK
 	mlpOK map[int]bool // widths whose fused feed-forward kernel fits this device's shared memory
+
+	// gemmBM forces the row tile of the pipelined GEMMs (64 or 128; 0: the heuristic): 64 where
+	// the 128-row tiles' shared memory does not fit the device; tests force 128.
+	gemmBM int
 }
 
 // splitK is the workspace that lets a tensor-core GEMM with few output tiles and a long K
@@ -26,11 +30,15 @@ type splitK struct {
 }
 
 // SplitKWorkspace returns the sizes SetSplitK needs to split any GEMM the heuristic splits:
-// floats for the partial tiles and uint32 counters (zeroed) for the tiles.
+// floats for the partial tiles and uint32 counters (zeroed) for the tiles. The heuristic splits
+// only grids of fewer than SMs tiles into at most 2·SMs blocks (see splits).
 func (k *Kernels) SplitKWorkspace() (floats, counters int) {
-	tiles := k.d.SMs / 2
-	return maxSplits * tiles * 33 * 128, tiles
+	return max(2*k.d.SMs, maxSplits) * gemmWsTile, k.d.SMs
 }
+
+// gemmWsTile is the split-K workspace of one tile and split in floats: 32 accumulators and a
+// sum of squares per thread of a 256-thread block.
+const gemmWsTile = 33 * 256
 
 const maxSplits = 8
 
@@ -41,35 +49,72 @@ func (k *Kernels) SetSplitK(ws uint64, wsFloats int, cnt uint64, cntN int) {
 	k.sk = splitK{ws, cnt, wsFloats, cntN}
 }
 
-// splits picks how many blocks share K: only when the output has too few tiles to fill half
-// the GPU and K has at least 4 tiles of 64, so that each split keeps 2 or more.
+// splits picks how many blocks share K (for the tile gemmRows chooses): only when the output
+// has fewer tiles than the GPU has SMs and K has at least 8 tiles of 32, so that each split
+// keeps 4 or more; at most 2·SMs blocks in all.
 func (k *Kernels) splits(m, n, kk int) int {
+	return k.splitsBM(k.gemmRows(m, n), m, n, kk)
+}
+
+func (k *Kernels) splitsBM(bm, m, n, kk int) int {
 	if k.sk.ws == 0 {
 		return 1
 	}
-	tiles := ((m + 63) / 64) * ((n + 63) / 64)
-	nk := (kk + 63) / 64
-	if 2*tiles > k.d.SMs || nk < 4 {
+	tiles := ((m + bm - 1) / bm) * ((n + gemmTile - 1) / gemmTile)
+	nk := kk / 32
+	if tiles >= k.d.SMs || nk < 8 {
 		return 1
 	}
-	s := min(nk/2, k.d.SMs/tiles, maxSplits)
-	if s < 2 || s*tiles*33*128 > k.sk.wsFloats || tiles > k.sk.cntN {
+	s := min(nk/4, 2*k.d.SMs/tiles, maxSplits)
+	if s < 2 || s*tiles*33*2*bm > k.sk.wsFloats || tiles > k.sk.cntN {
 		return 1
 	}
 	return s
 }
 
+// gemmRows is the row tile of the pipelined GEMMs: 128 (8 warps) when those tiles alone fill
+// the GPU, else 64 (4 warps) for twice the blocks.
+func (k *Kernels) gemmRows(m, n int) int {
+	if k.gemmBM != 0 {
+		return k.gemmBM
+	}
+	if ((m+127)/128)*((n+gemmTile-1)/gemmTile) >= k.d.SMs {
+		return 128
+	}
+	return 64
+}
+
+// gemmPipeShared is the dynamic shared memory of a pipelined GEMM with bm-row tiles: 4 stages
+// of an f32 A tile [bm][40] and a bf16 W tile [64][40] (gemm.cu, PSTAGE_BYTES).
+func gemmPipeShared(bm int) int { return 4 * (bm*40*4 + gemmTile*40*2) }
+
+// gemmPipeKernels are the GEMM kernels with the pipelined mainloop; each has a _m64 twin.
+var gemmPipeKernels = []string{"gemm_bf16", "gemm_bf16_norm", "gemm_bf16_norm_geglu", "gemm_bf16_residual",
+	"gemm_bf16_merge", "gemm_bf16_split", "gemm_bf16_patch_out"}
+
 // launchGemm launches a tensor-core GEMM kernel with split K when it pays; the last two
-// kernel arguments are the split workspace and counters.
+// kernel arguments are the split workspace and counters. gemm_bf16_patch_in is the
+// register-staged 64×64 kernel (128 threads); the others run name (128-row tiles, 256
+// threads) or name_m64 (64-row tiles, 128 threads).
 func (k *Kernels) launchGemm(name string, m, n, kk int, args ...any) error {
-	grid := gemmGrid(m, n)
-	s := k.splits(m, n, kk)
+	bm, block, shared := 64, block128, 0
+	if name != "gemm_bf16_patch_in" {
+		bm = k.gemmRows(m, n)
+		shared = gemmPipeShared(bm)
+		if bm == 64 {
+			name += "_m64"
+		} else {
+			block = Dim{X: 256}
+		}
+	}
+	grid := Dim{X: uint32((n + gemmTile - 1) / gemmTile), Y: uint32((m + bm - 1) / bm)}
+	s := k.splitsBM(bm, m, n, kk)
 	grid.Z = uint32(s)
 	ws, cnt := uint64(0), uint64(0)
 	if s > 1 {
 		ws, cnt = k.sk.ws, k.sk.cnt
 	}
-	return k.d.Launch(k.fn[name], grid, block128, 0, append(args, ws, cnt)...)
+	return k.d.Launch(k.fn[name], grid, block, uint32(shared), append(args, ws, cnt)...)
 }
 
 // LoadKernels JIT-compiles the embedded PTX for this device.
@@ -113,6 +158,21 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 			k.mlpOK[c] = true
 		}
 	}
+	bms := []int{128, 64}
+	if gemmPipeShared(128)+1024 > d.SharedOptIn { // + static bytes: 128-row tiles don't fit (sm_86, sm_89)
+		bms, k.gemmBM = bms[1:], 64
+	}
+	for _, f := range gemmPipeKernels {
+		for _, bm := range bms {
+			name := f
+			if bm == 64 {
+				name += "_m64"
+			}
+			if err := k.fn[name].SetMaxSharedMemory(gemmPipeShared(bm)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for _, c := range attnBlockWidths {
 		if n := attnBlockShared(c); n > 48<<10 {
 			if err := k.fn[fmt.Sprintf("attn_block_c%d", c)].SetMaxSharedMemory(n); err != nil {
@@ -125,7 +185,9 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 
 var kernelNames = map[string][]string{
 	"gemm": {"gemm_bf16", "gemm_bf16_norm", "gemm_bf16_norm_geglu", "gemm_bf16_residual", "gemm_bf16_merge",
-		"gemm_bf16_split", "gemm_bf16_patch_in", "gemm_bf16_patch_out", "gemm_f32", "gemm_f32_wbf16"},
+		"gemm_bf16_split", "gemm_bf16_patch_in", "gemm_bf16_patch_out", "gemm_f32", "gemm_f32_wbf16",
+		"gemm_bf16_m64", "gemm_bf16_norm_m64", "gemm_bf16_norm_geglu_m64", "gemm_bf16_residual_m64",
+		"gemm_bf16_merge_m64", "gemm_bf16_split_m64", "gemm_bf16_patch_out_m64"},
 	"generic": {"copy_strided", "binary_bcast", "unary", "affine", "geglu", "modulate", "norm_rows", "softmax_rows",
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
 	"attention": {"attention"},
@@ -144,10 +206,6 @@ var optionalKernels = map[string][]string{
 func (k *Kernels) Has(name string) bool { return k.fn[name] != nil }
 
 const gemmTile = 64
-
-func gemmGrid(m, n int) Dim {
-	return Dim{X: uint32((n + gemmTile - 1) / gemmTile), Y: uint32((m + gemmTile - 1) / gemmTile)}
-}
 
 var block128 = Dim{X: 128}
 

@@ -275,65 +275,316 @@ __device__ __forceinline__ void gemm_body(const GemmArgs& p) {
   }
 }
 
+// ---- Pipelined mainloop (every path but the patchify prologue) ----
+// BMP×64 output tile (BMP = 128: 8 warps, or 64: 4 warps; each warp 32×32), k tiles of 32 in a
+// PSTAGES-deep cp.async ring: A arrives as f32 (converted to bf16 while building the mma
+// fragments), W as bf16. With NORM a pass over each landed A tile sums the rows' squares and
+// multiplies by the scale row in place. Dynamic shared memory: gemm_pipe_smem(BMP) bytes.
+#define PBK 32
+#define PSTAGES 4
+#define PAP 40 // f32 A row pitch in floats (160 B ≡ 8 banks): conflict-free float2 fragment reads
+#define PWP 40 // bf16 W row pitch in elements (80 B): conflict-free ldmatrix rows
+#define PA_BYTES(bm) ((bm) * PAP * 4)
+#define PW_BYTES (BN * PWP * 2)
+#define PSTAGE_BYTES(bm) (PA_BYTES(bm) + PW_BYTES)
+
+__device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
+
+template <int EM, bool NORM, int T, int BMP>
+__device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4][4], float ss, int m0, int n0,
+                                            int wm, int wn) {
+  __shared__ float rs[BMP];
+  __shared__ int last;
+  const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, tq = lane & 3;
+  const int S = gridDim.z, z = blockIdx.z;
+  if (S > 1) { // deterministic split-K reduction by the last block to arrive
+    const int tile = blockIdx.y * gridDim.x + blockIdx.x, ntiles = gridDim.x * gridDim.y;
+    float* wp = p.ws + (size_t)(z * ntiles + tile) * 33 * T + tid;
+#pragma unroll
+    for (int i = 0; i < 32; i++) wp[i * T] = acc[i >> 4][(i >> 2) & 3][i & 3];
+    wp[32 * T] = ss;
+    asm volatile("membar.gl;" ::: "memory");
+    __syncthreads();
+    if (tid == 0) {
+      unsigned old;
+      asm volatile("atom.global.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(p.cnt + tile) : "memory");
+      last = old == (unsigned)(S - 1);
+    }
+    __syncthreads();
+    if (!last) return;
+    asm volatile("membar.gl;" ::: "memory");
+#pragma unroll
+    for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] = 0.f;
+    ss = 0.f;
+    for (int zz = 0; zz < S; zz++) {
+      const volatile float* rp = p.ws + (size_t)(zz * ntiles + tile) * 33 * T + tid;
+#pragma unroll
+      for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] += rp[i * T];
+      ss += rp[32 * T];
+    }
+    if (tid == 0) p.cnt[tile] = 0; // ready for the next launch (graph replays)
+  }
+
+  if (NORM) { // thread pairs (2r, 2r+1) summed the squares of row r's two halves
+    ss += shfl_xor(ss, 1);
+    if ((tid & 1) == 0) rs[tid >> 1] = rsqrtf(ss / (float)p.K + p.eps);
+    __syncthreads();
+  }
+
+  float fac = 0.f, cskip = 0.f, cout = 0.f;
+  if (EM == E_SPLIT) fac = *p.fac;
+#pragma unroll
+  for (int mi = 0; mi < 2; mi++) {
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int rl = wm + mi * 16 + g + half * 8, m = m0 + rl;
+      if (m >= p.M) continue;
+      const float f = NORM ? rs[rl] : 1.f;
+      size_t rowd = 0; // E_SPLIT: the row's top-left output pixel (channel 0)
+      int pb = 0, pr = 0, pt = 0;
+      if (EM == E_SPLIT) {
+        const int wo = p.W >> 1, ho = p.H >> 1, c = p.N >> 2;
+        const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+        rowd = ((size_t)(b * p.H + 2 * r) * p.W + 2 * t) * c;
+      } else if (EM == E_PATCHOUT) {
+        const int wo = p.W >> 2, ho = p.H >> 2;
+        pb = m / (ho * wo);
+        const int rem = m - pb * ho * wo;
+        pr = rem / wo, pt = rem - pr * wo;
+        cskip = p.scal[pb * 4 + 1], cout = p.scal[pb * 4 + 2];
+      }
+#pragma unroll
+      for (int ni = 0; ni < 4; ni++) {
+        const int n = n0 + wn + ni * 8 + tq * 2;
+        if (n >= p.N) continue;
+        const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
+        if (EM == E_GEGLU) { // weight rows interleaved (a_j, g_j): this thread holds both
+          p.c[(size_t)m * p.ldc + (n >> 1)] = v0 * gelu_tanh(v1);
+        } else if (EM == E_STORE || EM == E_RESIDUAL) {
+          if (n + 1 < p.N && (p.ldc & 1) == 0) {
+            float2* dst = (float2*)(p.c + (size_t)m * p.ldc + n); // full 32-byte sectors per row
+            if (EM == E_STORE) {
+              float a = v0 * p.alpha, b = v1 * p.alpha;
+              if (p.bias) a += p.bias[n], b += p.bias[n + 1];
+              if (p.act == 1) a = a / (1.f + expf(-a)), b = b / (1.f + expf(-b));
+              *dst = float2{a, b};
+            } else {
+              const float2 o = *dst;
+              *dst = float2{o.x + v0, o.y + v1};
+            }
+          } else {
+            store1<EM>(p, m, n, v0);
+            store1<EM>(p, m, n + 1, v1);
+          }
+        } else if (EM == E_SPLIT) { // N % 8 == 0: n, n+1 are one sub-pixel's channels ch, ch+1
+          const int c = p.N >> 2, ij = n / c, ch = n - ij * c;
+          const size_t d = rowd + ((size_t)(ij >> 1) * p.W + (ij & 1)) * c + ch;
+          const float2 s = *(const float2*)(p.skip + d);
+          *(float2*)(p.c + d) = float2{s.x + fac * (v0 - s.x), s.y + fac * (v1 - s.y)};
+        } else if (EM == E_PATCHOUT) { // features (i·4 + j)·3 + channel → pixel (4r+i, 4t+j)
+#pragma unroll
+          for (int e = 0; e < 2; e++) {
+            const int nn = n + e;
+            if (nn >= p.N) break;
+            const int ij = nn / 3, ch = nn - ij * 3;
+            const size_t d = ((size_t)(pb * 3 + ch) * p.H + 4 * pr + (ij >> 2)) * p.W + 4 * pt + (ij & 3);
+            p.c[d] = cskip * p.x[d] + cout * (e ? v1 : v0);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <int BMP, int AM, int EM, bool NORM>
+__device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
+  constexpr int T = 2 * BMP;          // threads
+  constexpr int AR = BMP * 8 / T;     // 16-byte A pieces per thread and k tile (4)
+  constexpr int WR = BN * 4 / T;      // 16-byte W pieces per thread and k tile (1 or 2)
+  extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int m0 = blockIdx.y * BMP, n0 = blockIdx.x * BN;
+  const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
+
+  float acc[2][4][4];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+
+  // A piece i: row (tid >> 3) + i·T/8 of the tile, floats ac..ac+3 of the k tile. Rows past M
+  // read row M−1 (their results are never stored).
+  const int ac = (tid & 7) * 4;
+  const float* arow[AR];
+#pragma unroll
+  for (int i = 0; i < AR; i++) {
+    const int m = imin(m0 + (tid >> 3) + i * (T / 8), p.M - 1);
+    if (AM == A_MERGE) {
+      const int wo = p.W >> 1, ho = p.H >> 1, c = p.K >> 2;
+      const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+      arow[i] = p.a + ((size_t)(b * p.H + 2 * r) * p.W + 2 * t) * c;
+    } else {
+      arow[i] = p.a + (size_t)m * p.lda;
+    }
+  }
+  // W piece j: row (tid + j·T) >> 2 of the tile, bf16 ((tid + j·T) & 3)·8.. ; rows past N read N−1.
+  const bf16* wrow[WR];
+#pragma unroll
+  for (int j = 0; j < WR; j++) {
+    const int id = tid + j * T;
+    wrow[j] = p.w + (size_t)imin(n0 + (id >> 2), p.N - 1) * p.K + (id & 3) * 8;
+  }
+
+  auto load = [&](int stage, int k0) {
+    float* As = (float*)(smem + stage * PSTAGE_BYTES(BMP));
+    bf16* Ws = (bf16*)(smem + stage * PSTAGE_BYTES(BMP) + PA_BYTES(BMP));
+    int koff = k0 + ac;
+    if (AM == A_MERGE) { // channels c = K/4 are a multiple of 16: a piece stays in one pixel
+      const int c = p.K >> 2, ij = koff / c, ch = koff - ij * c;
+      koff = ((ij >> 1) * p.W + (ij & 1)) * c + ch;
+    }
+#pragma unroll
+    for (int i = 0; i < AR; i++) cp_async16(As + ((tid >> 3) + i * (T / 8)) * PAP + ac, arow[i] + koff);
+#pragma unroll
+    for (int j = 0; j < WR; j++) {
+      const int id = tid + j * T;
+      cp_async16(Ws + (id >> 2) * PWP + (id & 3) * 8, wrow[j] + k0);
+    }
+  };
+
+  // Split K (gridDim.z > 1): block z takes k tiles [kb, ke); see gemm_finish.
+  const int nkAll = p.K / PBK, S = gridDim.z, z = blockIdx.z;
+  const int kb = nkAll * z / S, ke = nkAll * (z + 1) / S, nk = ke - kb;
+#pragma unroll
+  for (int s = 0; s < PSTAGES - 1; s++) {
+    if (s < nk) load(s, (kb + s) * PBK);
+    cp_async_commit(); // empty groups keep the wait counts uniform
+  }
+
+  float ss = 0.f; // NORM: sum of squares of row tid/2, half tid&1 of every k tile
+  int sb = 0;
+  if (NORM) sb = (imin(m0 + (tid >> 1), p.M - 1) / p.rowsPerBatch) * p.scaleStride;
+
+  for (int it = 0; it < nk; it++) {
+    cp_async_wait<PSTAGES - 2>();
+    __syncthreads(); // tile it landed for all threads; slot (it−1) % PSTAGES is free
+    const int st = it % PSTAGES;
+    float* As = (float*)(smem + st * PSTAGE_BYTES(BMP));
+    const bf16* Ws = (const bf16*)(smem + st * PSTAGE_BYTES(BMP) + PA_BYTES(BMP));
+    if (NORM) {
+      float* r = As + (tid >> 1) * PAP + (tid & 1) * 16;
+      const float* sc = p.scale + sb + (kb + it) * PBK + (tid & 1) * 16;
+#pragma unroll
+      for (int e = 0; e < 16; e += 4) {
+        float4 x = *(float4*)(r + e);
+        const float4 s4 = *(const float4*)(sc + e);
+        ss += x.x * x.x + x.y * x.y + x.z * x.z + x.w * x.w;
+        x.x *= s4.x, x.y *= s4.y, x.z *= s4.z, x.w *= s4.w;
+        *(float4*)(r + e) = x;
+      }
+      __syncthreads();
+    }
+    if (it + PSTAGES - 1 < nk) load((it + PSTAGES - 1) % PSTAGES, (kb + it + PSTAGES - 1) * PBK);
+    cp_async_commit();
+#pragma unroll
+    for (int kk = 0; kk < PBK; kk += 16) {
+      uint32_t af[2][4], bfr[4][2];
+#pragma unroll
+      for (int mi = 0; mi < 2; mi++) { // a0 (g, 2tq..), a1 (g+8, 2tq..), a2 (g, 2tq+8..), a3 (g+8, 2tq+8..)
+        const float* r0 = As + (wm + mi * 16 + g) * PAP + kk + 2 * tq;
+        const float2 x0 = *(const float2*)r0, x1 = *(const float2*)(r0 + 8 * PAP);
+        const float2 x2 = *(const float2*)(r0 + 8), x3 = *(const float2*)(r0 + 8 * PAP + 8);
+        af[mi][0] = pack_bf16(x0.x, x0.y), af[mi][1] = pack_bf16(x1.x, x1.y);
+        af[mi][2] = pack_bf16(x2.x, x2.y), af[mi][3] = pack_bf16(x3.x, x3.y);
+      }
+#pragma unroll
+      for (int nj = 0; nj < 2; nj++) {
+        uint32_t r[4];
+        ldsm_x4(r, Ws + (wn + nj * 16 + (lane & 7) + ((lane >> 4) << 3)) * PWP + kk + ((lane >> 3) & 1) * 8);
+        bfr[2 * nj][0] = r[0], bfr[2 * nj][1] = r[1], bfr[2 * nj + 1][0] = r[2], bfr[2 * nj + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
+    }
+  }
+  cp_async_wait<0>();
+
+  gemm_finish<EM, NORM, T, BMP>(p, acc, ss, m0, n0, wm, wn);
+}
+
 #define GEMM_ARGS_BASE                                                                            \
   GemmArgs p = {};                                                                                \
   p.a = a, p.w = w, p.c = c, p.M = M, p.N = N, p.K = K, p.lda = K, p.ldc = N, p.alpha = 1.f; \
   p.ws = ws, p.cnt = cnt;
 
+// Each pipelined kernel comes in two tiles: NAME (128 rows, 8 warps) and NAME_m64 (64 rows,
+// 4 warps, for grids that would not fill the GPU); gpu/cuda/kernels.go picks one per launch.
+#define GEMM_KERNEL(NAME, PARAMS, SETUP, AM, EM, NORM)                                    \
+  extern "C" __global__ void __launch_bounds__(256, 2) NAME PARAMS {                      \
+    GEMM_ARGS_BASE                                                                        \
+    SETUP;                                                                                \
+    gemm_pipe<128, AM, EM, NORM>(p);                                                      \
+  }                                                                                       \
+  extern "C" __global__ void __launch_bounds__(128) NAME##_m64 PARAMS {                   \
+    GEMM_ARGS_BASE                                                                        \
+    SETUP;                                                                                \
+    gemm_pipe<64, AM, EM, NORM>(p);                                                       \
+  }
+
 // c = alpha·a·wᵀ (+ bias), optional SiLU. a [M,K] f32, w [N,K] bf16, c [M,N] f32.
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16(const float* a, const bf16* w, float* c, int M,
-                                                            int N, int K, const float* bias, int act,
-                                                            float alpha, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  p.bias = bias, p.act = act, p.alpha = alpha;
-  gemm_body<A_PLAIN, E_STORE, false>(p);
-}
+GEMM_KERNEL(gemm_bf16,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* bias, int act,
+             float alpha, float* ws, unsigned* cnt),
+            (p.bias = bias, p.act = act, p.alpha = alpha), A_PLAIN, E_STORE, false)
 
 // c = (rms(a)·scale[b]) · wᵀ with scale [B, scaleStride] (adaptive RMS norm, scale = 1 + s).
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm(const float* a, const bf16* w, float* c, int M,
-                                                                 int N, int K, const float* scale,
-                                                                 int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps;
-  gemm_body<A_PLAIN, E_STORE, true>(p);
-}
+GEMM_KERNEL(gemm_bf16_norm,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale,
+             int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt),
+            (p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps),
+            A_PLAIN, E_STORE, true)
 
 // c [M, N/2] = GEGLU of (rms(a)·scale[b])·wᵀ, w's rows interleaved (a_0, g_0, a_1, g_1, …).
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_norm_geglu(const float* a, const bf16* w, float* c,
-                                                                       int M, int N, int K, const float* scale,
-                                                                       int scaleStride, int rowsPerBatch,
-                                                                       float eps, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  p.ldc = N / 2;
-  p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps;
-  gemm_body<A_PLAIN, E_GEGLU, true>(p);
-}
+GEMM_KERNEL(gemm_bf16_norm_geglu,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale,
+             int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt),
+            (p.ldc = N / 2, p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch,
+             p.eps = eps),
+            A_PLAIN, E_GEGLU, true)
 
 // c += a·wᵀ (residual).
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_residual(const float* a, const bf16* w, float* c,
-                                                                     int M, int N, int K, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  gemm_body<A_PLAIN, E_RESIDUAL, false>(p);
-}
+GEMM_KERNEL(gemm_bf16_residual,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, float* ws, unsigned* cnt), (void)0,
+            A_PLAIN, E_RESIDUAL, false)
 
 // 2×2 token merge of a [B,H,W,K/4] then c [B·H/2·W/2, N] = merged·wᵀ.
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_merge(const float* a, const bf16* w, float* c,
-                                                                  int M, int N, int K, int H, int W, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  p.H = H, p.W = W;
-  gemm_body<A_MERGE, E_STORE, false>(p);
-}
+GEMM_KERNEL(gemm_bf16_merge,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, int H, int W, float* ws,
+             unsigned* cnt),
+            (p.H = H, p.W = W), A_MERGE, E_STORE, false)
 
 // y = a·wᵀ split 2×2 onto the grid [B,H,W,N/4]: c = skip + fac·(y − skip) (c may be skip).
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_split(const float* a, const bf16* w, float* c,
-                                                                  int M, int N, int K, int H, int W,
-                                                                  const float* skip, const float* fac, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  p.H = H, p.W = W, p.skip = skip, p.fac = fac;
-  gemm_body<A_PLAIN, E_SPLIT, false>(p);
-}
+GEMM_KERNEL(gemm_bf16_split,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, int H, int W, const float* skip,
+             const float* fac, float* ws, unsigned* cnt),
+            (p.H = H, p.W = W, p.skip = skip, p.fac = fac), A_PLAIN, E_SPLIT, false)
 
-// Patchify concat(c_in·x, ctx, mask, pitch) [B,8,H,W] 4×4 and project: c [B·H/4·W/4, N].
+// out [B,3,H,W] = c_skip·x + c_out·unpatchify((rms(a)·scale)·wᵀ): the model's last layer and
+// the EDM denoiser mix in one pass.
+GEMM_KERNEL(gemm_bf16_patch_out,
+            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale, float eps,
+             int H, int W, const float* x, const float* scal, float* ws, unsigned* cnt),
+            (p.scale = scale, p.scaleStride = 0, p.rowsPerBatch = M, p.eps = eps, p.H = H, p.W = W, p.x = x,
+             p.scal = scal),
+            A_PLAIN, E_PATCHOUT, true)
+
+// Patchify concat(c_in·x, ctx, mask, pitch) [B,8,H,W] 4×4 and project: c [B·H/4·W/4, N]. K = 128,
+// gathered element by element: the register-staged 64×64 kernel (gemm_body), 128 threads.
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_in(const bf16* w, float* c, int M, int N,
                                                                      int H, int W, const float* x,
                                                                      const float* ctx, const float* mask,
@@ -343,18 +594,6 @@ extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_in(const bf16*
   GEMM_ARGS_BASE
   p.H = H, p.W = W, p.x = x, p.ctx = ctx, p.mask = mask, p.scal = scal;
   gemm_body<A_PATCHIN, E_STORE, false>(p);
-}
-
-// out [B,3,H,W] = c_skip·x + c_out·unpatchify((rms(a)·scale)·wᵀ): the model's last layer and
-// the EDM denoiser mix in one pass.
-extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_out(const float* a, const bf16* w, float* c,
-                                                                      int M, int N, int K, const float* scale,
-                                                                      float eps, int H, int W, const float* x,
-                                                                      const float* scal, float* ws, unsigned* cnt) {
-  GEMM_ARGS_BASE
-  p.scale = scale, p.scaleStride = 0, p.rowsPerBatch = M, p.eps = eps;
-  p.H = H, p.W = W, p.x = x, p.scal = scal;
-  gemm_body<A_PLAIN, E_PATCHOUT, true>(p);
 }
 
 // Plain GEMM for the generic op set (any transposes, batch strides, alpha, bias; B in f32 or
