@@ -300,12 +300,15 @@ func (h *HDiT) load(get WeightFunc) error {
 		h.layers = append(h.layers, L)
 	}
 	h.adaCols = len(ada) / mw
+	if h.adaCols < mw { // conditioning uses the ada rows as the σ network's hidden scratch
+		return fmt.Errorf("hdit: %d adaptive-norm columns, fewer than the mapping width %d", h.adaCols, mw)
+	}
 	if h.adaW, err = h.upload(BF16Bytes(ada)); err != nil {
 		return err
 	}
 	ones := make([]float32, h.adaCols)
 	for i := range ones {
-		ones[i] = 1 // the GEMM's bias turns s into the norm's scale 1 + s
+		ones[i] = 1 // the projection's bias turns s into the norm's scale 1 + s
 	}
 	if h.adaOnes, err = f32(ones); err != nil {
 		return err
@@ -474,12 +477,13 @@ func (h *HDiT) queue(p *hditPlan, pre bool) error {
 func (h *HDiT) conditioning(sigma, cond, scal, ada uint64, n int) error {
 	k, cfg := h.k, h.cfg
 	if err := h.op("mapping", func() error {
-		return k.Mapping(sigma, h.fourier, h.w1, h.b1, h.w2, h.b2, cond, scal, n, cfg.MappingWidth, float32(cfg.SigmaData))
+		// ada is scratch for the hidden layer until the adaptive-norm projection fills it
+		return k.Mapping(sigma, h.fourier, h.w1, h.b1, h.w2, h.b2, ada, cond, scal, n, cfg.MappingWidth, float32(cfg.SigmaData))
 	}); err != nil {
 		return err
 	}
-	return h.op("ada gemm", func() error {
-		return k.Gemm(cond, h.adaW, ada, n, h.adaCols, cfg.MappingWidth, h.adaOnes, false)
+	return h.op("ada", func() error {
+		return k.DenseRows(cond, h.adaW, h.adaOnes, ada, n, cfg.MappingWidth, h.adaCols, false, true)
 	})
 }
 
@@ -536,7 +540,7 @@ func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride i
 
 // Launches is the number of kernels one evaluation of this shape queues.
 func (h *HDiT) Launches(batch, width int) int {
-	n := 3 + 2*(len(h.cfg.Widths)-1) + 1
+	n := 4 + 2*(len(h.cfg.Widths)-1) + 1 // σ network (3), patch in, merges and splits, patch out
 	for _, L := range h.layers {
 		n += 5
 		if t := batch * (hditPitches / 4 >> L.level) * (width / 4 >> L.level); h.fusedMLP && t >= mlpMinRows && h.k.HasMLP(L.c) {

@@ -180,6 +180,13 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 			}
 		}
 	}
+	for _, c := range globalAttnWidths {
+		if f := k.fn[fmt.Sprintf("global_attn_c%d", c)]; f != nil && globalAttnShared(c)+256 <= d.SharedOptIn { // + its static bytes
+			if err := f.SetMaxSharedMemory(globalAttnShared(c)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return k, nil
 }
 
@@ -191,9 +198,11 @@ var kernelNames = map[string][]string{
 	"generic": {"copy_strided", "binary_bcast", "unary", "affine", "geglu", "modulate", "norm_rows", "softmax_rows",
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
 	"attention": {"attention"},
-	"misc":      {"mapping", "randn_philox", "axpby"},
+	"misc":      {"mapping_in", "dense_rows_f32", "dense_rows_bf16", "randn_philox", "axpby"},
 	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384", "mlp_reduce"},
 	"attnblock": {"attn_block_c64", "attn_block_c128"},
+
+	"globalattn": {"global_attn_c256", "global_attn_c384", "global_attn_reduce"},
 }
 
 // optionalKernels are modules a feature checks for when it starts (Has), so that a test
@@ -438,12 +447,41 @@ func (k *Kernels) AttentionBlock(x, wqkv, wout, qn, kn, rope uint64, batch, h, w
 }
 
 // Mapping runs the noise-level network for B samples: sigma [B] → scal [B,4] = (c_in, c_skip,
-// c_out, c_noise) and cond [B,width]. w1, w2 are the Linear weights ([out][in], f32).
-func (k *Kernels) Mapping(sigma, fourier, w1, b1, w2, b2, cond, scal uint64, batch, width int, sigmaData float32) error {
-	if width > 1024 || width%2 != 0 {
-		return fmt.Errorf("mapping: width %d must be even and at most 1024", width)
+// c_out, c_noise) and cond [B,width]; hidden [B,width] is scratch. w1, w2 are the Linear
+// weights ([out][in], f32).
+func (k *Kernels) Mapping(sigma, fourier, w1, b1, w2, b2, hidden, cond, scal uint64, batch, width int, sigmaData float32) error {
+	if width > denseMaxK || width%16 != 0 {
+		return fmt.Errorf("mapping: width %d must be a multiple of 16 and at most %d", width, denseMaxK)
 	}
-	return k.d.Launch(k.fn["mapping"], Dim{X: uint32(batch)}, Dim{X: 1024}, 0, sigma, fourier, w1, b1, w2, b2, cond, scal, width, sigmaData)
+	if err := k.d.Launch(k.fn["mapping_in"], denseGrid(batch, width), Dim{X: 256}, 0, sigma, fourier, w1, b1, hidden, scal, batch, width, sigmaData); err != nil {
+		return err
+	}
+	return k.DenseRows(hidden, w2, b2, cond, batch, width, width, false, false)
+}
+
+// denseMaxK is the widest input row DenseRows takes (misc.cu's DK).
+const denseMaxK = 512
+
+func denseGrid(rows, n int) Dim {
+	return Dim{X: uint32((n + 7) / 8), Y: uint32((rows + 15) / 16)} // 8 columns (warps) × 16 rows a block
+}
+
+// DenseRows: out [B,N] = in [B,K]·wᵀ + bias (SiLU when silu), w [N][K] in bf16 when wBF16 else
+// f32, bias may be 0. For a few rows against large weights (the σ network, the adaptive-norm
+// projection): each weight row is read once per 16 input rows.
+func (k *Kernels) DenseRows(in, w, bias, out uint64, rows, kk, n int, silu, wBF16 bool) error {
+	if rows <= 0 || n <= 0 || kk <= 0 || kk > denseMaxK || kk%8 != 0 {
+		return fmt.Errorf("dense rows: B=%d K=%d N=%d: K must be a multiple of 8 and at most %d", rows, kk, n, denseMaxK)
+	}
+	f := k.fn["dense_rows_f32"]
+	if wBF16 {
+		f = k.fn["dense_rows_bf16"]
+	}
+	act := int32(0)
+	if silu {
+		act = 1
+	}
+	return k.d.Launch(f, denseGrid(rows, n), Dim{X: 256}, 0, in, w, bias, out, rows, kk, n, act)
 }
 
 // RandN fills n floats with the engine's Philox normals for (seed, offset) (gpu/philox.go).
@@ -494,4 +532,55 @@ type Prep struct {
 	SigmaData      float32
 	AdaSrc, AdaDst uint64
 	AdaCols        int
+}
+
+// globalAttnWidths are the widths gpu/kernels/globalattn.cu is compiled for (4 or 6 heads).
+var globalAttnWidths = []int{256, 384}
+
+// globalAttnShared is globalattn.cu's GLOBAL_ATTN_SMEM in bytes for width c: a sample's 64
+// normalised rows and one head's 192 Wqkv rows (pitch c+8); 196 KiB at width 384.
+func globalAttnShared(c int) int { return 2 * 256 * (c + 8) }
+
+// HasGlobalAttentionBlock reports whether GlobalAttentionBlock runs width c with tokens tokens
+// per sample here: compiled for c, at most 64 tokens (one attention tile), and its shared
+// memory fits the device (width 384 needs 196 KiB, more than an A100 block may have).
+func (k *Kernels) HasGlobalAttentionBlock(c, tokens int) bool {
+	if tokens <= 0 || tokens > 64 || k.fn[fmt.Sprintf("global_attn_c%d", c)] == nil || k.fn["global_attn_reduce"] == nil {
+		return false
+	}
+	return globalAttnShared(c)+256 <= k.d.SharedOptIn
+}
+
+// GlobalAttentionWorkspace is the floats GlobalAttentionBlock needs in the split workspace
+// (SetSplitK): each head's partial update, [c/64][batch·tokens][c].
+func (k *Kernels) GlobalAttentionWorkspace(batch, tokens, c int) int {
+	return c / 64 * batch * tokens * c
+}
+
+// GlobalAttentionBlock runs a global-attention layer's attention half in place on x [B,h,w,c]
+// when a sample has at most 64 tokens: x += Attention(GemmNorm(x))·woutᵀ, the composition of
+// GemmNorm(x, wqkv, qkv, …, scale, scaleStride, h·w, eps), Attention(qkv, o, qn, kn, rope,
+// batch, h, w, c, 0, 0, 0, 0, eps) and GemmResidual(o, wout, x, …). One block per (head,
+// sample) writes its head's share of the update to the split workspace (GlobalAttentionWorkspace
+// floats, see SetSplitK) and a second kernel adds the shares to x in head order (deterministic).
+// wqkv [3c][c] and wout [c][c] are bf16; scale rows are scale + b·scaleStride.
+func (k *Kernels) GlobalAttentionBlock(x, wqkv, wout, qn, kn, rope uint64, batch, h, wd, c int, scale uint64, scaleStride int, eps float32) error {
+	tokens := h * wd
+	if h <= 0 || wd <= 0 || !k.HasGlobalAttentionBlock(c, tokens) {
+		return fmt.Errorf("global attention block: width %d, %d×%d grid: no fused kernel here (widths %v, at most 64 tokens, %d bytes of shared memory per block)", c, h, wd, globalAttnWidths, k.d.SharedOptIn)
+	}
+	if batch <= 0 || scaleStride < 0 || scaleStride%4 != 0 {
+		return fmt.Errorf("global attention block: batch %d, scale stride %d: need a positive batch and a stride that is a multiple of 4", batch, scaleStride)
+	}
+	need := k.GlobalAttentionWorkspace(batch, tokens, c)
+	if k.sk.ws == 0 || k.sk.wsFloats < need {
+		return fmt.Errorf("global attention block: needs a workspace of %d floats (SetSplitK), have %d", need, k.sk.wsFloats)
+	}
+	grid := Dim{X: uint32(c / 64), Z: uint32(batch)}
+	f := k.fn[fmt.Sprintf("global_attn_c%d", c)]
+	if err := k.d.Launch(f, grid, block128, uint32(globalAttnShared(c)), x, wqkv, wout, qn, kn, rope, h, wd, scale, scaleStride, eps, k.sk.ws); err != nil {
+		return err
+	}
+	n4 := int64(batch * tokens * c / 4)
+	return k.d.Launch(k.fn["global_attn_reduce"], Dim{X: uint32((n4 + 255) / 256)}, Dim{X: 256}, 0, x, k.sk.ws, n4, int32(c/64))
 }

@@ -605,8 +605,8 @@ func TestMapping(t *testing.T) {
 		w2, b2 := randn(r, mw*mw, 1/16.0), randn(r, mw, 0.1)
 		S, F := d.tbuf(t, sigma), d.tbuf(t, four)
 		W1, B1, W2, B2 := d.tbuf(t, w1), d.tbuf(t, b1), d.tbuf(t, w2), d.tbuf(t, b2)
-		cond, scal := d.poisoned(t, B*mw), d.poisoned(t, B*4)
-		if err := k.Mapping(S.ptr, F.ptr, W1.ptr, B1.ptr, W2.ptr, B2.ptr, cond.ptr, scal.ptr, B, mw, 0.5); err != nil {
+		cond, scal, hid := d.poisoned(t, B*mw), d.poisoned(t, B*4), d.poisoned(t, B*mw)
+		if err := k.Mapping(S.ptr, F.ptr, W1.ptr, B1.ptr, W2.ptr, B2.ptr, hid.ptr, cond.ptr, scal.ptr, B, mw, 0.5); err != nil {
 			return err
 		}
 		var wantCond, wantScal []float64
@@ -638,6 +638,53 @@ func TestMapping(t *testing.T) {
 		}
 		expect(t, "mapping (fourier+mlp)", d.get(t, cond), wantCond, tolF32)
 		expect(t, "mapping EDM scalings", d.get(t, scal), wantScal, tolF32)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// DenseRows at more rows than a block takes (16) and columns not a multiple of a block's 8,
+// f32 and bf16 weights, with and without bias and SiLU.
+func TestDenseRows(t *testing.T) {
+	d, k := kernelsOrSkip(t)
+	r := rand.New(rand.NewPCG(rand.Uint64(), 9))
+	err := d.Do(func() error {
+		const B, K, N = 37, 256, 3330
+		in, w, bias := randn(r, B*K, 1), randn(r, N*K, 1/16.0), randn(r, N, 0.5)
+		In, B1 := d.tbuf(t, in), d.tbuf(t, bias)
+		for _, c := range []struct {
+			bf16, silu bool
+			bias       uint64
+		}{{true, false, B1.ptr}, {false, true, B1.ptr}, {false, false, 0}} {
+			W := d.tbuf(t, w)
+			wq := w
+			if c.bf16 {
+				W = d.tbufBF16(t, w)
+				wq = make([]float32, len(w))
+				for i, v := range w {
+					wq[i] = math.Float32frombits(uint32(BF16(v)) << 16)
+				}
+			}
+			Out := d.poisoned(t, B*N)
+			if err := k.DenseRows(In.ptr, W.ptr, c.bias, Out.ptr, B, K, N, c.silu, c.bf16); err != nil {
+				return err
+			}
+			ref := linRef(f64(in), wq, B, N, K)
+			for i := range ref {
+				if c.bias != 0 {
+					ref[i] += float64(bias[i%N])
+				}
+				if c.silu {
+					ref[i] /= 1 + math.Exp(-ref[i])
+				}
+			}
+			expect(t, fmt.Sprintf("dense rows (bf16 %v, silu %v, bias %v)", c.bf16, c.silu, c.bias != 0), d.get(t, Out), ref, tolF32)
+		}
+		if err := k.DenseRows(In.ptr, 0, 0, 0, B, 1024, N, false, false); err == nil {
+			t.Error("dense rows accepted K = 1024")
+		}
 		return nil
 	})
 	if err != nil {
