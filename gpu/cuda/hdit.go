@@ -68,8 +68,9 @@ type HDiT struct {
 }
 
 // EnvFusedMLP=0 runs each feed-forward half as two GEMMs through a hidden buffer instead of
-// the fused kernel; EnvFusedAttention=0 runs each windowed attention half as three kernels
-// (norm+qkv, attention, out+residual) instead of one. For comparisons: results agree to bf16
+// the fused kernel; EnvFusedAttention=0 runs each attention half as three kernels (norm+qkv,
+// attention, out+residual) instead of one (windowed) or one per head and a sum (global, ≤ 64
+// tokens a sample). For comparisons: results agree to bf16
 // rounding.
 const (
 	EnvFusedMLP       = "LATENT_FUSED_MLP"
@@ -395,6 +396,9 @@ func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
 	p.wsFloats, p.cntN = h.k.SplitKWorkspace()
 	for i, c := range h.cfg.Widths {
 		p.wsFloats = max(p.wsFloats, h.k.MLPWorkspace(batch*(hh>>i)*(ww>>i), c))
+		if i >= h.cfg.GlobalFrom {
+			p.wsFloats = max(p.wsFloats, h.k.GlobalAttentionWorkspace(batch, (hh>>i)*(ww>>i), c))
+		}
 	}
 	p.ws, p.cnt = f(p.wsFloats), f(p.cntN)
 	if err != nil {
@@ -504,6 +508,14 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 		}
 		return h.feedForward(p, L, x, t, c, adaStride, lv)
 	}
+	if wh == 0 && h.fusedAttn && k.HasGlobalAttentionBlock(c, gh*gw) {
+		if err := h.op(lv+"global attention block", func() error {
+			return k.GlobalAttentionBlock(x, L.qkv, L.out, L.qn, L.kn, p.rope, p.batch, gh, gw, c, p.ada+uint64(4*L.adaAttn), adaStride, hditEps)
+		}); err != nil {
+			return err
+		}
+		return h.feedForward(p, L, x, t, c, adaStride, lv)
+	}
 	if err := h.op(lv+"norm+qkv", func() error {
 		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), adaStride, gh*gw, hditEps)
 	}); err != nil {
@@ -551,6 +563,9 @@ func (h *HDiT) Launches(batch, width int) int {
 		}
 		if h.fusedAttn && L.level < h.cfg.GlobalFrom && (L.c == 64 || L.c == 128) {
 			n -= 2
+		}
+		if h.fusedAttn && L.level >= h.cfg.GlobalFrom && h.k.HasGlobalAttentionBlock(L.c, (hditPitches/4>>L.level)*(width/4>>L.level)) {
+			n-- // the block and its sum over heads
 		}
 	}
 	return n

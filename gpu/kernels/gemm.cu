@@ -9,12 +9,9 @@
 // mma.sync m16n8k16 runs on sm_80 and newer (the PTX targets compute_80).
 #include "common.cuh"
 
-#define BM 64
 #define BN 64
-#define BK 64
-#define SK (BK + 8) // padded shared row in bf16 elements (144 bytes): conflict-free fragment loads
 
-enum { A_PLAIN = 0, A_MERGE = 1, A_PATCHIN = 2 };
+enum { A_PLAIN = 0, A_MERGE = 1 };
 enum { E_STORE = 0, E_RESIDUAL = 1, E_GEGLU = 2, E_SPLIT = 3, E_PATCHOUT = 4 };
 
 struct GemmArgs {
@@ -32,55 +29,11 @@ struct GemmArgs {
   int H, W; // A_MERGE: input grid; E_SPLIT: output grid; patches: image (pitches × steps)
   const float* skip; // E_SPLIT
   const float* fac;  // E_SPLIT: lerp weight, one float on the device
-  const float* x;    // A_PATCHIN: noisy roll [B,3,H,W]; E_PATCHOUT: the same x for the mix
-  const float* ctx;  // A_PATCHIN: context [B,3,H,W]
-  const float* mask; // A_PATCHIN: [B,1,H,W]
+  const float* x;    // E_PATCHOUT: the noisy roll [B,3,H,W] for the mix
   const float* scal; // per sample (c_in, c_skip, c_out, c_noise), from the mapping kernel
   float* ws;         // split K (gridDim.z > 1): partial tiles [split][tile][33][128]
   unsigned* cnt;     // split K: arrivals per tile, reset to 0 by the last block
 };
-
-// load16 reads 16 consecutive A elements of row m starting at column k into v.
-template <int AM>
-__device__ __forceinline__ void load16(const GemmArgs& p, int m, int k, float* v) {
-  if (m >= p.M) {
-#pragma unroll
-    for (int e = 0; e < 16; e++) v[e] = 0.f;
-    return;
-  }
-  if (AM == A_PLAIN || AM == A_MERGE) {
-    const float* src;
-    if (AM == A_PLAIN) {
-      src = p.a + (size_t)m * p.lda + k;
-    } else {
-      int wo = p.W >> 1, ho = p.H >> 1, c = p.K >> 2;
-      int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
-      int ij = k / c, ch = k - ij * c;
-      src = p.a + ((size_t)(b * p.H + 2 * r + (ij >> 1)) * p.W + 2 * t + (ij & 1)) * c + ch;
-    }
-#pragma unroll
-    for (int e = 0; e < 16; e += 4) {
-      float4 f = *(const float4*)(src + e);
-      v[e] = f.x, v[e + 1] = f.y, v[e + 2] = f.z, v[e + 3] = f.w;
-    }
-  } else { // A_PATCHIN: features (i·4 + j)·8 + channel of pixel (4r+i, 4t+j)
-    int wo = p.W >> 2, ho = p.H >> 2;
-    int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
-    float cin = p.scal[b * 4];
-#pragma unroll
-    for (int e = 0; e < 16; e++) {
-      int kk = k + e, ij = kk >> 3, ch = kk & 7;
-      int py = 4 * r + (ij >> 2), px = 4 * t + (ij & 3);
-      size_t pix = (size_t)py * p.W + px, plane = (size_t)p.H * p.W;
-      float val;
-      if (ch < 3) val = cin * p.x[(b * 3 + ch) * plane + pix];
-      else if (ch < 6) val = p.ctx[(b * 3 + ch - 3) * plane + pix];
-      else if (ch == 6) val = p.mask[b * plane + pix];
-      else val = -1.f + 2.f * (float)py / (float)(p.H - 1);
-      v[e] = val;
-    }
-  }
-}
 
 template <int EM>
 __device__ __forceinline__ void store1(const GemmArgs& p, int m, int n, float v) {
@@ -92,190 +45,10 @@ __device__ __forceinline__ void store1(const GemmArgs& p, int m, int n, float v)
     p.c[(size_t)m * p.ldc + n] = v;
   } else if (EM == E_RESIDUAL) {
     p.c[(size_t)m * p.ldc + n] += v;
-  } else if (EM == E_SPLIT) {
-    int wo = p.W >> 1, ho = p.H >> 1, c = p.N >> 2;
-    int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
-    int ij = n / c, ch = n - ij * c;
-    size_t d = ((size_t)(b * p.H + 2 * r + (ij >> 1)) * p.W + 2 * t + (ij & 1)) * c + ch;
-    float s = p.skip[d];
-    p.c[d] = s + *p.fac * (v - s);
-  } else if (EM == E_PATCHOUT) { // features (i·4 + j)·3 + channel → pixel (4r+i, 4t+j)
-    int wo = p.W >> 2, ho = p.H >> 2;
-    int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
-    int ij = n / 3, ch = n - ij * 3;
-    size_t d = ((size_t)(b * 3 + ch) * p.H + 4 * r + (ij >> 2)) * p.W + 4 * t + (ij & 3);
-    p.c[d] = p.scal[b * 4 + 1] * p.x[d] + p.scal[b * 4 + 2] * v;
   }
 }
 
-template <int AM, int EM, bool NORM>
-__device__ __forceinline__ void gemm_body(const GemmArgs& p) {
-  __shared__ __attribute__((aligned(16))) bf16 As[2][BM][SK];
-  __shared__ __attribute__((aligned(16))) bf16 Bs[2][BN][SK];
-  __shared__ float rs[BM];
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int g = lane >> 2, tq = lane & 3;
-  const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-  const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
-  const int lrow = tid >> 1, lk = (tid & 1) * 32; // this thread's share of a tile load
-
-  float acc[2][4][4];
-#pragma unroll
-  for (int i = 0; i < 2; i++)
-#pragma unroll
-    for (int j = 0; j < 4; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
-
-  float av[32];
-  uint4 bv[4];
-  float ss = 0.f; // sum of squares of this thread's part of its A row (NORM)
-  const int am = m0 + lrow;
-  const int sb = NORM && am < p.M ? (am / p.rowsPerBatch) * p.scaleStride : 0;
-  const int bn = n0 + lrow;
-
-  // Each thread moves 32 consecutive k of one row of A and of W per tile. K is a multiple of
-  // 32, so a thread's half tile lies wholly inside or wholly past K (then zeros).
-  auto fetch = [&](int k0) {
-    const bool in = k0 + lk < p.K;
-    if (in) {
-      load16<AM>(p, am, k0 + lk, av);
-      load16<AM>(p, am, k0 + lk + 16, av + 16);
-    } else {
-#pragma unroll
-      for (int e = 0; e < 32; e++) av[e] = 0.f;
-    }
-    if (in && bn < p.N) {
-      const uint4* src = (const uint4*)(p.w + (size_t)bn * p.K + k0 + lk);
-      bv[0] = src[0], bv[1] = src[1], bv[2] = src[2], bv[3] = src[3];
-    } else {
-      bv[0] = bv[1] = bv[2] = bv[3] = uint4{0, 0, 0, 0};
-    }
-  };
-  auto stash = [&](int buf, int k0) {
-    uint32_t pk[16];
-    const bool scaled = NORM && am < p.M && k0 + lk < p.K;
-#pragma unroll
-    for (int e = 0; e < 32; e += 4) {
-      float x0 = av[e], x1 = av[e + 1], x2 = av[e + 2], x3 = av[e + 3];
-      if (NORM) {
-        ss += x0 * x0 + x1 * x1 + x2 * x2 + x3 * x3;
-        if (scaled) {
-          const float4 sc = *(const float4*)(p.scale + sb + k0 + lk + e);
-          x0 *= sc.x, x1 *= sc.y, x2 *= sc.z, x3 *= sc.w;
-        }
-      }
-      pk[e >> 1] = pack_bf16(x0, x1);
-      pk[(e >> 1) + 1] = pack_bf16(x2, x3);
-    }
-    uint4* da = (uint4*)&As[buf][lrow][lk];
-#pragma unroll
-    for (int i = 0; i < 4; i++) da[i] = uint4{pk[4 * i], pk[4 * i + 1], pk[4 * i + 2], pk[4 * i + 3]};
-    uint4* db = (uint4*)&Bs[buf][lrow][lk];
-#pragma unroll
-    for (int i = 0; i < 4; i++) db[i] = bv[i];
-  };
-
-  // Split K (gridDim.z > 1, for few output tiles and a long K): block z takes k tiles
-  // [kb, ke); the last block to finish a tile sums the partials in split order
-  // (deterministic) and runs the epilogue.
-  const int nkAll = (p.K + BK - 1) / BK, S = gridDim.z, z = blockIdx.z;
-  const int kb = nkAll * z / S, ke = nkAll * (z + 1) / S;
-  fetch(kb * BK);
-  stash(0, kb * BK);
-  __syncthreads();
-  for (int kt = kb; kt < ke; kt++) {
-    const int buf = (kt - kb) & 1;
-    if (kt + 1 < ke) fetch((kt + 1) * BK); // global loads in flight during the MMAs
-#pragma unroll
-    for (int kk = 0; kk < BK; kk += 16) {
-      // ldmatrix: A as (rows 0-7 | 8-15) × (k 0-7 | 8-15); B as two n8 tiles × (k 0-7 | 8-15)
-      uint32_t af[2][4], bfr[4][2];
-#pragma unroll
-      for (int mi = 0; mi < 2; mi++) ldsm_x4(af[mi], &As[buf][wm + mi * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
-#pragma unroll
-      for (int nj = 0; nj < 2; nj++) {
-        uint32_t r[4];
-        ldsm_x4(r, &Bs[buf][wn + nj * 16 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
-        bfr[2 * nj][0] = r[0], bfr[2 * nj][1] = r[1], bfr[2 * nj + 1][0] = r[2], bfr[2 * nj + 1][1] = r[3];
-      }
-#pragma unroll
-      for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-        for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
-    }
-    if (kt + 1 < ke) stash(buf ^ 1, (kt + 1) * BK);
-    __syncthreads();
-  }
-
-  if (S > 1) {
-    __shared__ int last;
-    const int tile = blockIdx.y * gridDim.x + blockIdx.x, ntiles = gridDim.x * gridDim.y;
-    float* wp = p.ws + (size_t)(z * ntiles + tile) * 33 * 128 + tid;
-#pragma unroll
-    for (int i = 0; i < 32; i++) wp[i * 128] = acc[i >> 4][(i >> 2) & 3][i & 3];
-    wp[32 * 128] = ss;
-    asm volatile("membar.gl;" ::: "memory");
-    __syncthreads();
-    if (tid == 0) {
-      unsigned old;
-      asm volatile("atom.global.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(p.cnt + tile) : "memory");
-      last = old == (unsigned)(S - 1);
-    }
-    __syncthreads();
-    if (!last) return;
-    asm volatile("membar.gl;" ::: "memory");
-#pragma unroll
-    for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] = 0.f;
-    ss = 0.f;
-    for (int zz = 0; zz < S; zz++) {
-      const volatile float* rp = p.ws + (size_t)(zz * ntiles + tile) * 33 * 128 + tid;
-#pragma unroll
-      for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] += rp[i * 128];
-      ss += rp[32 * 128];
-    }
-    if (tid == 0) p.cnt[tile] = 0; // ready for the next launch (graph replays)
-  }
-
-  if (NORM) {
-    ss += shfl_xor(ss, 1);
-    if ((tid & 1) == 0) rs[lrow] = rsqrtf(ss / (float)p.K + p.eps);
-    __syncthreads();
-  }
-
-#pragma unroll
-  for (int mi = 0; mi < 2; mi++) {
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      const int rl = wm + mi * 16 + g + half * 8, m = m0 + rl;
-      const float f = NORM ? rs[rl] : 1.f;
-#pragma unroll
-      for (int ni = 0; ni < 4; ni++) {
-        const int n = n0 + wn + ni * 8 + tq * 2;
-        const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
-        if (EM == E_GEGLU) { // weight rows interleaved (a_j, g_j): this thread holds both
-          if (m < p.M && n < p.N) p.c[(size_t)m * p.ldc + (n >> 1)] = v0 * gelu_tanh(v1);
-        } else if ((EM == E_STORE || EM == E_RESIDUAL) && m < p.M && n + 1 < p.N && (p.ldc & 1) == 0) {
-          float2* dst = (float2*)(p.c + (size_t)m * p.ldc + n); // full 32-byte sectors per row
-          if (EM == E_STORE) {
-            float a = v0 * p.alpha, b = v1 * p.alpha;
-            if (p.bias) a += p.bias[n], b += p.bias[n + 1];
-            if (p.act == 1) a = a / (1.f + expf(-a)), b = b / (1.f + expf(-b));
-            *dst = float2{a, b};
-          } else {
-            const float2 o = *dst;
-            *dst = float2{o.x + v0, o.y + v1};
-          }
-        } else {
-          store1<EM>(p, m, n, v0);
-          store1<EM>(p, m, n + 1, v1);
-        }
-      }
-    }
-  }
-}
-
-// ---- Pipelined mainloop (every path but the patchify prologue) ----
+// ---- Pipelined mainloop (every GEMM but gemm_bf16_patch_in, below) ----
 // BMP×64 output tile (BMP = 128: 8 warps, or 64: 4 warps; each warp 32×32), k tiles of 32 in a
 // PSTAGES-deep cp.async ring: A arrives as f32 (converted to bf16 while building the mma
 // fragments), W as bf16. With NORM a pass over each landed A tile sums the rows' squares and
@@ -331,8 +104,81 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
     __syncthreads();
   }
 
-  float fac = 0.f, cskip = 0.f, cout = 0.f;
-  if (EM == E_SPLIT) fac = *p.fac;
+  if (EM == E_PATCHOUT) { // N = 48, one column tile: stage the tile's features, then write 4-pixel groups
+    extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
+    constexpr int SP = BMP + 4; // [48][SP] floats: fragment stores hit banks 8·tq + g, conflict-free
+    static_assert(48 * SP * 4 <= PSTAGES * PSTAGE_BYTES(BMP), "patch-out staging exceeds the pipeline's shared memory");
+    float* stg = (float*)smem;
+    __syncthreads(); // every warp is done with the mainloop's tiles
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        const int rl = wm + mi * 16 + g + half * 8;
+        const float f = NORM ? rs[rl] : 1.f;
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) {
+          const int nl = wn + ni * 8 + tq * 2;
+          if (nl < 48) {
+            stg[nl * SP + rl] = acc[mi][ni][half * 2] * f;
+            stg[(nl + 1) * SP + rl] = acc[mi][ni][half * 2 + 1] * f;
+          }
+        }
+      }
+    __syncthreads();
+    // Thread tid takes token tid % BMP and (channel, patch row) pairs tid / BMP + 2u: a warp writes
+    // 32 consecutive tokens' 4-pixel groups of one image row (512 contiguous bytes when in one row).
+    static_assert(T == 2 * BMP, "one token per thread pair");
+    constexpr int U = 12 / 2;
+    const int tok = tid % BMP, m = m0 + tok;
+    if (m >= p.M) return;
+    const int wo = p.W >> 2, ho = p.H >> 2;
+    const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+    const float cskip = p.scal[b * 4 + 1], cout = p.scal[b * 4 + 2];
+    const size_t base = ((size_t)(b * 3) * p.H + 4 * r) * p.W + 4 * t;
+    float4 xv[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) { // every x load in flight before the first store
+      const int ci = tid / BMP + 2 * u, ch = ci >> 2, i = ci & 3;
+      xv[u] = *(const float4*)(p.x + base + ((size_t)ch * p.H + i) * p.W);
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const int ci = tid / BMP + 2 * u, ch = ci >> 2, i = ci & 3;
+      const float* sv = stg + (i * 12 + ch) * SP + tok; // feature (i·4 + j)·3 + ch at + j·3·SP
+      float4 o;
+      o.x = cskip * xv[u].x + cout * sv[0];
+      o.y = cskip * xv[u].y + cout * sv[3 * SP];
+      o.z = cskip * xv[u].z + cout * sv[6 * SP];
+      o.w = cskip * xv[u].w + cout * sv[9 * SP];
+      *(float4*)(p.c + base + ((size_t)ch * p.H + i) * p.W) = o;
+    }
+    return;
+  }
+
+  // E_SPLIT: load every skip value before the first store (c may alias skip, so the compiler
+  // would otherwise serialise each load behind the previous store).
+  float fac = 0.f;
+  float2 sk[2][2][4];
+  if (EM == E_SPLIT) {
+    fac = *p.fac;
+    const int wo = p.W >> 1, ho = p.H >> 1, c = p.N >> 2;
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        const int m = m0 + wm + mi * 16 + g + half * 8;
+        const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+        const size_t rowd = ((size_t)(b * p.H + 2 * r) * p.W + 2 * t) * c;
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) {
+          const int n = n0 + wn + ni * 8 + tq * 2, ij = n / c, ch = n - ij * c;
+          sk[mi][half][ni] = float2{0.f, 0.f};
+          if (m < p.M && n < p.N)
+            sk[mi][half][ni] = *(const float2*)(p.skip + rowd + ((size_t)(ij >> 1) * p.W + (ij & 1)) * c + ch);
+        }
+      }
+  }
 #pragma unroll
   for (int mi = 0; mi < 2; mi++) {
 #pragma unroll
@@ -341,17 +187,10 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
       if (m >= p.M) continue;
       const float f = NORM ? rs[rl] : 1.f;
       size_t rowd = 0; // E_SPLIT: the row's top-left output pixel (channel 0)
-      int pb = 0, pr = 0, pt = 0;
       if (EM == E_SPLIT) {
         const int wo = p.W >> 1, ho = p.H >> 1, c = p.N >> 2;
         const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
         rowd = ((size_t)(b * p.H + 2 * r) * p.W + 2 * t) * c;
-      } else if (EM == E_PATCHOUT) {
-        const int wo = p.W >> 2, ho = p.H >> 2;
-        pb = m / (ho * wo);
-        const int rem = m - pb * ho * wo;
-        pr = rem / wo, pt = rem - pr * wo;
-        cskip = p.scal[pb * 4 + 1], cout = p.scal[pb * 4 + 2];
       }
 #pragma unroll
       for (int ni = 0; ni < 4; ni++) {
@@ -379,17 +218,8 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
         } else if (EM == E_SPLIT) { // N % 8 == 0: n, n+1 are one sub-pixel's channels ch, ch+1
           const int c = p.N >> 2, ij = n / c, ch = n - ij * c;
           const size_t d = rowd + ((size_t)(ij >> 1) * p.W + (ij & 1)) * c + ch;
-          const float2 s = *(const float2*)(p.skip + d);
+          const float2 s = sk[mi][half][ni];
           *(float2*)(p.c + d) = float2{s.x + fac * (v0 - s.x), s.y + fac * (v1 - s.y)};
-        } else if (EM == E_PATCHOUT) { // features (i·4 + j)·3 + channel → pixel (4r+i, 4t+j)
-#pragma unroll
-          for (int e = 0; e < 2; e++) {
-            const int nn = n + e;
-            if (nn >= p.N) break;
-            const int ij = nn / 3, ch = nn - ij * 3;
-            const size_t d = ((size_t)(pb * 3 + ch) * p.H + 4 * pr + (ij >> 2)) * p.W + 4 * pt + (ij & 3);
-            p.c[d] = cskip * p.x[d] + cout * (e ? v1 : v0);
-          }
         }
       }
     }
@@ -583,17 +413,110 @@ GEMM_KERNEL(gemm_bf16_patch_out,
              p.scal = scal),
             A_PLAIN, E_PATCHOUT, true)
 
-// Patchify concat(c_in·x, ctx, mask, pitch) [B,8,H,W] 4×4 and project: c [B·H/4·W/4, N]. K = 128,
-// gathered element by element: the register-staged 64×64 kernel (gemm_body), 128 threads.
+// Patchify concat(c_in·x, ctx, mask, pitch) [B,8,H,W] 4×4 and project: c [B·H/4·W/4, N]. K = 128
+// (feature (i·4 + j)·8 + channel of pixel (4r+i, 4t+j)), so the whole k range of a 64×64 tile
+// fits shared memory at once: 128 threads gather the tile's A with float4 reads (4 pixels of a
+// plane row: thread (token, patch row i) reads 7 planes and writes 4 pixels × 8 channels as
+// 16-byte bf16 rows), W arrives by cp.async, then 8 k-steps of mma. ws and cnt are unused (never
+// split: 4 k tiles).
+#define PIK 128
+#define PIP (PIK + 8) // bf16 row pitch (272 B): conflict-free ldmatrix rows and 16-byte stores
 extern "C" __global__ void __launch_bounds__(128) gemm_bf16_patch_in(const bf16* w, float* c, int M, int N,
                                                                      int H, int W, const float* x,
                                                                      const float* ctx, const float* mask,
                                                                      const float* scal, float* ws, unsigned* cnt) {
-  const float* a = 0;
-  const int K = 128;
-  GEMM_ARGS_BASE
-  p.H = H, p.W = W, p.x = x, p.ctx = ctx, p.mask = mask, p.scal = scal;
-  gemm_body<A_PATCHIN, E_STORE, false>(p);
+  __shared__ __attribute__((aligned(16))) bf16 As[64][PIP];
+  __shared__ __attribute__((aligned(16))) bf16 Ws[64][PIP];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  const int m0 = blockIdx.y * 64, n0 = blockIdx.x * 64;
+  const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
+
+#pragma unroll
+  for (int j = 0; j < 8; j++) { // W tile: 64 rows × 16 pieces of 8 bf16; rows past N are zero
+    const int id = tid + j * 128, row = id >> 4, col = (id & 15) * 8;
+    if (n0 + row < N) cp_async16(&Ws[row][col], w + (size_t)(n0 + row) * PIK + col);
+    else *(uint4*)&Ws[row][col] = uint4{0, 0, 0, 0};
+  }
+  cp_async_commit();
+
+  // Thread: token tid & 63 (rows past M repeat row M−1; never stored), patch rows i0, i0 + 2.
+  const int tok = tid & 63, i0 = tid >> 6;
+  const int m = imin(m0 + tok, M - 1);
+  const int wo = W >> 2, ho = H >> 2;
+  const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
+  const size_t plane = (size_t)H * W;
+  const float cin = scal[b * 4];
+  float4 v[2][7];
+#pragma unroll
+  for (int u = 0; u < 2; u++) {
+    const size_t pix = (size_t)(4 * r + i0 + 2 * u) * W + 4 * t;
+#pragma unroll
+    for (int ch = 0; ch < 3; ch++) {
+      v[u][ch] = *(const float4*)(x + (b * 3 + ch) * plane + pix);
+      v[u][3 + ch] = *(const float4*)(ctx + (b * 3 + ch) * plane + pix);
+    }
+    v[u][6] = *(const float4*)(mask + b * plane + pix);
+  }
+#pragma unroll
+  for (int u = 0; u < 2; u++) {
+    const int i = i0 + 2 * u, py = 4 * r + i;
+    const float pitch = -1.f + 2.f * (float)py / (float)(H - 1);
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      float e[7];
+#pragma unroll
+      for (int q = 0; q < 7; q++) e[q] = j == 0 ? v[u][q].x : j == 1 ? v[u][q].y : j == 2 ? v[u][q].z : v[u][q].w;
+      *(uint4*)&As[tok][(i * 4 + j) * 8] = uint4{pack_bf16(cin * e[0], cin * e[1]), pack_bf16(cin * e[2], e[3]),
+                                                 pack_bf16(e[4], e[5]), pack_bf16(e[6], pitch)};
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+
+  float acc[2][4][4];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < PIK; kk += 16) {
+    // ldmatrix: A as (rows 0-7 | 8-15) × (k 0-7 | 8-15); B as two n8 tiles × (k 0-7 | 8-15)
+    uint32_t af[2][4], bfr[4][2];
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++) ldsm_x4(af[mi], &As[wm + mi * 16 + (lane & 15)][kk + (lane >> 4) * 8]);
+#pragma unroll
+    for (int nj = 0; nj < 2; nj++) {
+      uint32_t q[4];
+      ldsm_x4(q, &Ws[wn + nj * 16 + (lane & 7) + ((lane >> 4) << 3)][kk + ((lane >> 3) & 1) * 8]);
+      bfr[2 * nj][0] = q[0], bfr[2 * nj][1] = q[1], bfr[2 * nj + 1][0] = q[2], bfr[2 * nj + 1][1] = q[3];
+    }
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+      for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
+  }
+
+#pragma unroll
+  for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int mm = m0 + wm + mi * 16 + g + half * 8;
+      if (mm >= M) continue;
+#pragma unroll
+      for (int ni = 0; ni < 4; ni++) {
+        const int n = n0 + wn + ni * 8 + tq * 2;
+        const float v0 = acc[mi][ni][half * 2], v1 = acc[mi][ni][half * 2 + 1];
+        float* dst = c + (size_t)mm * N + n;
+        if (n + 1 < N && (N & 1) == 0) *(float2*)dst = float2{v0, v1};
+        else {
+          if (n < N) dst[0] = v0;
+          if (n + 1 < N) dst[1] = v1;
+        }
+      }
+    }
 }
 
 // Plain GEMM for the generic op set (any transposes, batch strides, alpha, bias; B in f32 or

@@ -1,0 +1,169 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestGlobalAttentionBlock(t *testing.T) {
+	d, k := kernelsOrSkip(t)
+	r := rand.New(rand.NewPCG(rand.Uint64(), 9))
+	const B = 2
+	var WS buf
+	_ = d.Do(func() error {
+		saved := k.sk
+		k.sk = splitK{}
+		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 4, 16, 384, 0, 0, 1e-6); err == nil {
+			t.Error("global attention block ran without a workspace")
+		}
+		WS = d.tbuf(t, make([]float32, k.GlobalAttentionWorkspace(B, 64, 384)))
+		k.SetSplitK(WS.ptr, WS.n, 0, 0) // no counters: the GEMMs don't split
+		t.Cleanup(func() { _ = d.Do(func() error { k.sk = saved; d.Free(WS.ptr, WS.size); return nil }) })
+		return nil
+	})
+	cases := []struct{ c, h, w int }{{384, 4, 16}, {384, 4, 8}, {256, 4, 16}, {256, 4, 8}, {384, 8, 8}, {384, 3, 7}}
+	for _, cs := range cases {
+		c, H, W := cs.c, cs.h, cs.w
+		if !k.HasGlobalAttentionBlock(c, H*W) {
+			t.Logf("width %d: no fused global attention block on this device (%d bytes of shared memory)", c, d.SharedOptIn)
+			continue
+		}
+		for _, stride := range []int{c, 0} {
+			name := fmt.Sprintf("global attention block c=%d grid %dx%d stride %d", c, H, W, stride)
+			err := d.Do(func() error {
+				tok := B * H * W
+				x := randn(r, tok*c, 1)
+				wqkv := randn(r, 3*c*c, 1/math.Sqrt(float64(c)))
+				wout := randn(r, c*c, 1/math.Sqrt(float64(c)))
+				qn, kn := randn(r, 64, 0.2), randn(r, 64, 0.2)
+				for i := range qn {
+					qn[i] += 1
+					kn[i] += 1
+				}
+				scale := randn(r, B*c, 0.3)
+				for i := range scale {
+					scale[i] += 1
+				}
+				rope := RoPETable(max(H, W), 1000)
+				X, X2, X3 := d.tbuf(t, x), d.tbuf(t, x), d.tbuf(t, x)
+				WQ, WO := d.tbufBF16(t, wqkv), d.tbufBF16(t, wout)
+				QN, KN, R, S := d.tbuf(t, qn), d.tbuf(t, kn), d.tbuf(t, rope), d.tbuf(t, scale)
+				QKV, O := d.poisoned(t, tok*3*c), d.poisoned(t, tok*c)
+				defer func() {
+					for _, b := range []buf{X, X2, X3, WQ, WO, QN, KN, R, S, QKV, O} {
+						d.Free(b.ptr, b.size)
+					}
+				}()
+				for _, xb := range []buf{X, X2} { // twice: the result must not depend on timing
+					if err := k.GlobalAttentionBlock(xb.ptr, WQ.ptr, WO.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, S.ptr, stride, 1e-6); err != nil {
+						return err
+					}
+				}
+				// the three kernels it replaces, on a copy of x
+				if err := k.GemmNorm(X3.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, stride, H*W, 1e-6); err != nil {
+					return err
+				}
+				if err := k.Attention(QKV.ptr, O.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, 0, 0, 0, 0, 1e-6); err != nil {
+					return err
+				}
+				if err := k.GemmResidual(O.ptr, WO.ptr, X3.ptr, tok, c, c); err != nil {
+					return err
+				}
+				got, again, three := d.get(t, X), d.get(t, X2), d.get(t, X3)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(again[i]) {
+						t.Errorf("%s: run 2 differs at %d: %g vs %g", name, i, again[i], got[i])
+						break
+					}
+				}
+				three64 := make([]float64, len(three))
+				for i := range got { // compare the updates, not x itself
+					got[i] -= x[i]
+					three64[i] = float64(three[i]) - float64(x[i])
+				}
+				expect(t, name+" vs 3 kernels", got, three64, tolBF16)
+				expect(t, name+" vs float64", got, attnBlockRef(x, wqkv, wout, qn, kn, rope, B, H, W, c, 0, 0, 0, 0, scale, stride), tolBF16)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_ = d.Do(func() error {
+		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 8, 16, 384, 0, 0, 1e-6); err == nil {
+			t.Error("global attention block accepted 128 tokens per sample")
+		}
+		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 4, 16, 128, 0, 0, 1e-6); err == nil {
+			t.Error("global attention block accepted width 128")
+		}
+		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 4, 4, 16, 384, 0, 0, 1e-6); err == nil {
+			t.Error("global attention block accepted a workspace too small for batch 4")
+		}
+		return nil
+	})
+}
+
+// BenchmarkGlobalAttentionBlock times the fused global attention half against the three kernels
+// it replaces (GemmNorm into qkv, Attention with wh = 0 into o, GemmResidual) at the model's
+// coarsest level: width 384, a 4×16 grid (W = 512), batch 1 and 16.
+func BenchmarkGlobalAttentionBlock(b *testing.B) {
+	d, k := kernelsOrSkip(b)
+	r := rand.New(rand.NewPCG(7, 9))
+	const c, gh, gw = 384, 4, 16
+	if !k.HasGlobalAttentionBlock(c, gh*gw) {
+		b.Skipf("no fused global attention block for width %d on this device", c)
+	}
+	var WS, CN buf
+	d.Do(func() error { // split K for the GEMMs, as the model runs them; the same floats hold the heads' partials
+		wsF, cn := k.SplitKWorkspace()
+		wsF = max(wsF, k.GlobalAttentionWorkspace(16, gh*gw, c))
+		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
+		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
+		return nil
+	})
+	defer d.Do(func() error { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size); return nil })
+	for _, batch := range []int{1, 16} {
+		tok := batch * gh * gw
+		var X, WQ, WO, N, R, S, QKV, O buf
+		d.Do(func() error {
+			X = d.tbuf(b, randn(r, tok*c, 1))
+			WQ = d.tbufBF16(b, randn(r, 3*c*c, 1/math.Sqrt(float64(c))))
+			WO = d.tbufBF16(b, randn(r, c*c, 1/math.Sqrt(float64(c))))
+			N = d.tbuf(b, randn(r, 64, 1))
+			R = d.tbuf(b, RoPETable(max(gh, gw), 1000))
+			S = d.tbuf(b, randn(r, batch*c, 1))
+			QKV = d.tbuf(b, make([]float32, tok*3*c))
+			O = d.tbuf(b, make([]float32, tok*c))
+			return nil
+		})
+		flop := 2*float64(tok)*float64(4*c*c) + 4*float64(tok)*float64(gh*gw)*float64(c)
+		name := fmt.Sprintf("L3_b%d_%dx%d_c%d", batch, gh, gw, c)
+		b.Run("fused/"+name, func(b *testing.B) {
+			ms := timeDevice(b, d, func() error {
+				return k.GlobalAttentionBlock(X.ptr, WQ.ptr, WO.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, S.ptr, c, 1e-6)
+			})
+			b.ReportMetric(flop/ms/1e9, "TFLOP/s")
+		})
+		b.Run("three/"+name, func(b *testing.B) {
+			ms := timeDevice(b, d, func() error {
+				if err := k.GemmNorm(X.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, c, gh*gw, 1e-6); err != nil {
+					return err
+				}
+				if err := k.Attention(QKV.ptr, O.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, 0, 0, 0, 0, 1e-6); err != nil {
+					return err
+				}
+				return k.GemmResidual(O.ptr, WO.ptr, X.ptr, tok, c, c)
+			})
+			b.ReportMetric(flop/ms/1e9, "TFLOP/s")
+		})
+		d.Do(func() error {
+			for _, x := range []buf{X, WQ, WO, N, R, S, QKV, O} {
+				d.Free(x.ptr, x.size)
+			}
+			return nil
+		})
+	}
+}
