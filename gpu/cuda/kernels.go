@@ -93,9 +93,9 @@ var gemmPipeKernels = []string{"gemm_bf16", "gemm_bf16_norm", "gemm_bf16_norm_ge
 	"gemm_bf16_merge", "gemm_bf16_split", "gemm_bf16_patch_out"}
 
 // launchGemm launches a tensor-core GEMM kernel with split K when it pays; the last two
-// kernel arguments are the split workspace and counters. gemm_bf16_patch_in is the
-// register-staged 64×64 kernel (128 threads); the others run name (128-row tiles, 256
-// threads) or name_m64 (64-row tiles, 128 threads).
+// kernel arguments are the split workspace and counters. gemm_bf16_patch_in is a 64×64
+// kernel holding all of K = 128 in static shared memory (128 threads, never split); the others
+// run name (128-row tiles, 256 threads) or name_m64 (64-row tiles, 128 threads).
 func (k *Kernels) launchGemm(name string, m, n, kk int, args ...any) error {
 	bm, block, shared := 64, block128, 0
 	if name != "gemm_bf16_patch_in" {
@@ -276,7 +276,33 @@ var mlpWidths = []int{64, 128, 256, 384}
 
 // mlpShared is mlp.cu's MlpSmem in bytes for width c: the block's 64 normalised rows, two
 // chunks of 64 up rows and of c down columns × 32, and the chunk's 64 × 32 hidden units.
-func mlpShared(c int) int { return 2 * (64*(c+8) + 2*64*(c+8) + 2*c*40 + 64*40) }
+// Width 64 has its own kernel: mlp64Shared for its largest block.
+func mlpShared(c int) int {
+	if c == 64 {
+		return mlp64Shared(mlp64MaxWarps)
+	}
+	return 2 * (64*(c+8) + 2*64*(c+8) + 2*c*40 + 64*40)
+}
+
+// mlp_c64 (mlp.cu) keeps the layer's weights in shared memory and runs a persistent grid of at
+// most mlp64BlocksPerSM blocks an SM (its __launch_bounds__) whose warps each walk 16-row
+// tiles; a block has up to mlp64MaxWarps warps.
+const (
+	mlp64BlocksPerSM = 2
+	mlp64MaxWarps    = 8
+)
+
+// mlp64Shared is mlp.cu's MLP64_SMEM in bytes: the up rows [256][72] and down rows [64][136]
+// bf16, and each warp's 16 staged x rows [16][68] f32.
+func mlp64Shared(warps int) int { return 2*(256*72+64*136) + warps*16*68*4 }
+
+// mlp64Launch is mlp_c64's grid and warps a block for m rows: at least two warps a block,
+// more once the tiles outnumber the SMs, blocks up to the persistent wave.
+func (k *Kernels) mlp64Launch(m int) (blocks, warps int) {
+	tiles := (m + 15) / 16
+	warps = min(mlp64MaxWarps, max(2, (tiles+k.d.SMs-1)/k.d.SMs))
+	return min((tiles+warps-1)/warps, mlp64BlocksPerSM*k.d.SMs), warps
+}
 
 // HasMLP reports whether MLP runs width c here (compiled for it, and its shared memory fits:
 // width 384 needs 212 KiB, more than an A100 block may have).
@@ -292,6 +318,11 @@ func (k *Kernels) MLP(x, wu, wd uint64, m, c int, scale uint64, scaleStride, row
 	}
 	if m <= 0 || rowsPerBatch <= 0 {
 		return fmt.Errorf("mlp: bad sizes M=%d rowsPerBatch=%d", m, rowsPerBatch)
+	}
+	if c == 64 {
+		blocks, warps := k.mlp64Launch(m)
+		return k.d.Launch(k.fn["mlp_c64"], Dim{X: uint32(blocks)}, Dim{X: uint32(32 * warps)}, uint32(mlp64Shared(warps)),
+			x, wu, wd, m, scale, scaleStride, rowsPerBatch, eps, uint64(0))
 	}
 	s := k.mlpSplits(m, c)
 	if s > 1 && s*m*c > k.sk.wsFloats {

@@ -30,12 +30,19 @@ func TestMLP(t *testing.T) {
 				t.Logf("width %d: no fused kernel on this device (%d bytes of shared memory)", c, d.SharedOptIn)
 				continue
 			}
-			for _, stride := range []int{c, 0} {
-				const m, rows = 200, 100 // two samples; 200 rows leave a partial block
+			// two samples of 100 rows (a partial tile, a tile across samples); width 64 also at
+			// the finest level of batch 16 (32×128 tokens a sample): more 16-row tiles than
+			// mlp_c64's persistent grid has warps, so warps walk several and prefetch
+			shapes := []struct{ m, rows, stride int }{{200, 100, c}, {200, 100, 0}}
+			if c == 64 {
+				shapes = append(shapes, struct{ m, rows, stride int }{16 * 32 * 128, 32 * 128, c})
+			}
+			for _, sh := range shapes {
+				m, rows, stride := sh.m, sh.rows, sh.stride
 				x := randn(r, m*c, 1)
 				wu := randn(r, 4*c*c, 1/math.Sqrt(float64(c)))
 				wd := randn(r, 2*c*c, 1/math.Sqrt(float64(2*c)))
-				scale := randn(r, 2*c, 0.3)
+				scale := randn(r, (m/rows)*c, 0.3)
 				for i := range scale {
 					scale[i] += 1
 				}
@@ -71,7 +78,7 @@ func TestMLP(t *testing.T) {
 					if split && wsF > 0 {
 						splits = k.mlpSplits(m, c)
 					}
-					expect(t, fmt.Sprintf("mlp c=%d scaleStride=%d splits=%d", c, stride, splits), out, ref, tolBF16)
+					expect(t, fmt.Sprintf("mlp c=%d M=%d scaleStride=%d splits=%d", c, m, stride, splits), out, ref, tolBF16)
 				}
 				d.Free(WS.ptr, WS.size)
 				for _, b := range []buf{X, WU, WD, S} {

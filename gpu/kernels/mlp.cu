@@ -177,10 +177,148 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
     mlp_body<C>(x, wu, wd, M, scale, scaleStride, rowsPerBatch, eps, ws);                                    \
   }
 
-MLP_KERNEL(64)
 MLP_KERNEL(128)
 MLP_KERNEL(256)
 MLP_KERNEL(384)
+
+// Width 64 (the finest level, tens of thousands of rows): the layer's weights (48 KB) stay in
+// shared memory and each warp walks 16-row tiles on its own, tiles t = blockIdx.x·warps + warp
+// + k·gridDim.x·warps (a persistent grid, MLP64_BLOCKS_PER_SM blocks an SM): no barrier after
+// the weights land. A warp stages its next tile's x rows in shared memory by cp.async while it
+// computes the current one, keeps the tile's x (the residual) and its normalised rows (the up
+// product's A fragments) in registers, and walks the 128 hidden units in chunks of 16: the
+// chunk's 32 up rows give 16 × 16 GEGLU outputs that are, as packed bf16 pairs, the down
+// product's A fragment (nothing goes through shared memory). For that the up rows sit in
+// shared memory permuted: row 8·nt + 2·tq + e of chunk j holds interleaved row
+// 32j + 2σ + e, σ = 8·(nt/2) + 2·tq + nt%2, so that accumulator tile nt of thread tq holds
+// hidden unit σ, and tiles (0,1), (2,3) are k-columns (2tq, 2tq+1), (8+2tq, 9+2tq).
+// Any blockDim.x that is a multiple of 32 up to 256; dynamic shared memory MLP64_SMEM(warps).
+#define M64P 72   // bf16 pitch of the up rows (≡ 16 mod 128 bytes: ldmatrix conflict-free)
+#define M64PD 136 // bf16 pitch of the down rows
+#define M64PX 68  // f32 pitch of the staged x rows
+#define MLP64_SMEM(W) (2 * (256 * M64P + 64 * M64PD) + (W) * 16 * M64PX * 4)
+
+extern "C" __global__ void __launch_bounds__(256, 2) mlp_c64(float* x, const bf16* wu, const bf16* wd, int M,
+                                                             const float* scale, int scaleStride,
+                                                             int rowsPerBatch, float eps, float* ws) {
+  extern __shared__ __attribute__((aligned(16))) unsigned char smem64[];
+  bf16(*su)[M64P] = reinterpret_cast<bf16(*)[M64P]>(smem64);
+  bf16(*sd)[M64PD] = reinterpret_cast<bf16(*)[M64PD]>(smem64 + 2 * 256 * M64P);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, nw = blockDim.x >> 5;
+  const int g = lane >> 2, tq = lane & 3;
+  float(*xb)[M64PX] = reinterpret_cast<float(*)[M64PX]>(smem64 + 2 * (256 * M64P + 64 * M64PD)) + warp * 16;
+
+  for (int i = tid; i < 256 * 8; i += blockDim.x) {
+    const int r = i >> 3, c8 = i & 7, nt = (r >> 3) & 3, w = r & 7;
+    const int src = (r & ~31) + 2 * ((nt >> 1) * 8 + (w & 6) + (nt & 1)) + (w & 1);
+    cp_async16(&su[r][c8 * 8], wu + (size_t)src * 64 + c8 * 8);
+  }
+  for (int i = tid; i < 64 * 16; i += blockDim.x) {
+    const int r = i >> 4, c8 = i & 15;
+    cp_async16(&sd[r][c8 * 8], wd + (size_t)r * 128 + c8 * 8);
+  }
+  cp_async_commit();
+
+  const int tiles = (M + 15) >> 4, step = gridDim.x * nw;
+  auto load_x = [&](int t) { // the warp's 16 rows (the last row repeated past M), 16 B a lane
+    if (t < tiles) {
+#pragma unroll
+      for (int j = 0; j < 8; j++) {
+        const int r = (lane >> 4) + 2 * j, c = lane & 15, m = min(t * 16 + r, M - 1);
+        cp_async16(&xb[r][c * 4], x + (size_t)m * 64 + c * 4);
+      }
+    }
+    cp_async_commit();
+  };
+  int t = blockIdx.x * nw + warp;
+  load_x(t);
+  cp_async_wait<0>();
+  __syncthreads(); // the weights landed for every thread
+
+  for (; t < tiles; t += step) {
+    cp_async_wait<0>();
+    asm volatile("bar.warp.sync 0xffffffff;" ::: "memory");
+    // x in the accumulator layout: xr[nt] = rows (g, g+8), columns 8nt + 2tq + {0, 1}
+    float xr[8][4];
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+      const float2 a = *(const float2*)&xb[g][nt * 8 + 2 * tq], b = *(const float2*)&xb[g + 8][nt * 8 + 2 * tq];
+      xr[nt][0] = a.x, xr[nt][1] = a.y, xr[nt][2] = b.x, xr[nt][3] = b.y;
+    }
+    asm volatile("bar.warp.sync 0xffffffff;" ::: "memory"); // every lane has read the staging rows
+    load_x(t + step);
+
+    const int m0 = t * 16 + g, m1 = m0 + 8;
+    float ss0 = 0.f, ss1 = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+      ss0 += xr[nt][0] * xr[nt][0] + xr[nt][1] * xr[nt][1];
+      ss1 += xr[nt][2] * xr[nt][2] + xr[nt][3] * xr[nt][3];
+    }
+    ss0 += shfl_xor(ss0, 1);
+    ss0 += shfl_xor(ss0, 2);
+    ss1 += shfl_xor(ss1, 1);
+    ss1 += shfl_xor(ss1, 2);
+    const float r0 = rsqrtf(ss0 / 64.f + eps), r1 = rsqrtf(ss1 / 64.f + eps);
+    const float* sc0 = scale + (size_t)(min(m0, M - 1) / rowsPerBatch) * scaleStride + 2 * tq;
+    const float* sc1 = scale + (size_t)(min(m1, M - 1) / rowsPerBatch) * scaleStride + 2 * tq;
+    uint32_t af[4][4]; // rms(x)·scale as the up product's A fragments, k-tile kk
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+      for (int hi = 0; hi < 2; hi++) {
+        const int nt = 2 * kk + hi;
+        const float2 k0 = *(const float2*)(sc0 + nt * 8), k1 = *(const float2*)(sc1 + nt * 8);
+        af[kk][2 * hi] = pack_bf16(xr[nt][0] * r0 * k0.x, xr[nt][1] * r0 * k0.y);
+        af[kk][2 * hi + 1] = pack_bf16(xr[nt][2] * r1 * k1.x, xr[nt][3] * r1 * k1.y);
+      }
+
+    float acc[8][4];
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.f;
+#pragma unroll 2
+    for (int j = 0; j < 8; j++) { // hidden units 16j..16j+15
+      float u[4][4];
+#pragma unroll
+      for (int nt = 0; nt < 4; nt++) u[nt][0] = u[nt][1] = u[nt][2] = u[nt][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+        for (int nj = 0; nj < 2; nj++) {
+          uint32_t r[4];
+          ldsm_x4(r, &su[j * 32 + nj * 16 + (lane & 7) + ((lane >> 4) << 3)][kk * 16 + ((lane >> 3) & 1) * 8]);
+          mma16816(u[2 * nj], af[kk], r);
+          mma16816(u[2 * nj + 1], af[kk], r + 2);
+        }
+      // GEGLU: columns (2tq, 2tq+1) of tile nt are (value, gate) of hidden unit σ(nt, tq)
+      float v[4][2];
+#pragma unroll
+      for (int nt = 0; nt < 4; nt++) {
+        v[nt][0] = u[nt][0] * gelu_tanh(u[nt][1]);
+        v[nt][1] = u[nt][2] * gelu_tanh(u[nt][3]);
+      }
+      const uint32_t hf[4] = {pack_bf16(v[0][0], v[1][0]), pack_bf16(v[0][1], v[1][1]), pack_bf16(v[2][0], v[3][0]),
+                              pack_bf16(v[2][1], v[3][1])};
+#pragma unroll
+      for (int nj = 0; nj < 4; nj++) {
+        uint32_t r[4];
+        ldsm_x4(r, &sd[nj * 16 + (lane & 7) + ((lane >> 4) << 3)][j * 16 + ((lane >> 3) & 1) * 8]);
+        mma16816(acc[2 * nj], hf, r);
+        mma16816(acc[2 * nj + 1], hf, r + 2);
+      }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      const int m = half ? m1 : m0;
+      if (m >= M) continue;
+      float* dst = x + (size_t)m * 64 + 2 * tq;
+#pragma unroll
+      for (int nt = 0; nt < 8; nt++)
+        *(float2*)(dst + nt * 8) = float2{xr[nt][2 * half] + acc[nt][2 * half], xr[nt][2 * half + 1] + acc[nt][2 * half + 1]};
+    }
+  }
+  cp_async_wait<0>(); // nothing in flight at exit
+}
 
 // x += Σ_z ws[z] over n4 float4s, z in order: the split kernel's partial sums.
 extern "C" __global__ void __launch_bounds__(256) mlp_reduce(float* x, const float* ws, long long n4, int S) {
