@@ -18,12 +18,15 @@ func TestGlobalAttentionBlock(t *testing.T) {
 		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 4, 16, 384, 0, 0, 1e-6); err == nil {
 			t.Error("global attention block ran without a workspace")
 		}
-		WS = d.tbuf(t, make([]float32, k.GlobalAttentionWorkspace(B, 64, 384)))
+		WS = d.tbuf(t, make([]float32, max(k.GlobalAttentionWorkspace(B, 64, 384), k.GlobalAttentionWorkspace(B, 256, 256))))
 		k.SetSplitK(WS.ptr, WS.n, 0, 0) // no counters: the GEMMs don't split
 		t.Cleanup(func() { _ = d.Do(func() error { k.sk = saved; d.Free(WS.ptr, WS.size); return nil }) })
 		return nil
 	})
-	cases := []struct{ c, h, w int }{{384, 4, 16}, {384, 4, 8}, {256, 4, 16}, {256, 4, 8}, {384, 8, 8}, {384, 3, 7}}
+	cases := []struct{ c, h, w int }{{384, 4, 16}, {384, 4, 8}, {256, 4, 16}, {256, 4, 8}, {384, 8, 8}, {384, 3, 7},
+		// past 64 tokens (global_attn_long): level 2 at roll width 512, partial key tiles, a
+		// sample just past one tile
+		{256, 8, 32}, {256, 8, 20}, {256, 8, 24}, {256, 5, 13}}
 	for _, cs := range cases {
 		c, H, W := cs.c, cs.h, cs.w
 		if !k.HasGlobalAttentionBlock(c, H*W) {
@@ -61,6 +64,27 @@ func TestGlobalAttentionBlock(t *testing.T) {
 						return err
 					}
 				}
+				// past 64 tokens every query split gives the same bits: splits 1 (each block walks
+				// every query tile) and 2, by pretending the device has 1 or 2 SMs per (head, sample)
+				var split []buf
+				if H*W > 64 {
+					sms := d.SMs
+					for _, n := range []int{1, 2} {
+						xb := d.tbuf(t, x)
+						split = append(split, xb)
+						d.SMs = n * c / 64 * B
+						err := k.GlobalAttentionBlock(xb.ptr, WQ.ptr, WO.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, S.ptr, stride, 1e-6)
+						d.SMs = sms
+						if err != nil {
+							return err
+						}
+					}
+				}
+				defer func() {
+					for _, b := range split {
+						d.Free(b.ptr, b.size)
+					}
+				}()
 				// the three kernels it replaces, on a copy of x
 				if err := k.GemmNorm(X3.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, stride, H*W, 1e-6); err != nil {
 					return err
@@ -76,6 +100,15 @@ func TestGlobalAttentionBlock(t *testing.T) {
 					if math.Float32bits(got[i]) != math.Float32bits(again[i]) {
 						t.Errorf("%s: run 2 differs at %d: %g vs %g", name, i, again[i], got[i])
 						break
+					}
+				}
+				for i, b := range split {
+					other := d.get(t, b)
+					for j := range got {
+						if math.Float32bits(got[j]) != math.Float32bits(other[j]) {
+							t.Errorf("%s: query split %d differs at %d: %g vs %g", name, i+1, j, other[j], got[j])
+							break
+						}
 					}
 				}
 				three64 := make([]float64, len(three))
@@ -96,6 +129,9 @@ func TestGlobalAttentionBlock(t *testing.T) {
 		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 8, 16, 384, 0, 0, 1e-6); err == nil {
 			t.Error("global attention block accepted 128 tokens per sample")
 		}
+		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 8, 33, 256, 0, 0, 1e-6); err == nil {
+			t.Error("global attention block accepted 264 tokens per sample")
+		}
 		if err := k.GlobalAttentionBlock(0, 0, 0, 0, 0, 0, 1, 4, 16, 128, 0, 0, 1e-6); err == nil {
 			t.Error("global attention block accepted width 128")
 		}
@@ -108,62 +144,72 @@ func TestGlobalAttentionBlock(t *testing.T) {
 
 // BenchmarkGlobalAttentionBlock times the fused global attention half against the three kernels
 // it replaces (GemmNorm into qkv, Attention with wh = 0 into o, GemmResidual) at the model's
-// coarsest level: width 384, a 4×16 grid (W = 512), batch 1 and 16.
+// global levels at roll width 512: level 3 (width 384, a 4×16 grid) and level 2 (width 256,
+// 8×32: global_attn_long), batch 1 and 16.
 func BenchmarkGlobalAttentionBlock(b *testing.B) {
 	d, k := kernelsOrSkip(b)
 	r := rand.New(rand.NewPCG(7, 9))
-	const c, gh, gw = 384, 4, 16
-	if !k.HasGlobalAttentionBlock(c, gh*gw) {
-		b.Skipf("no fused global attention block for width %d on this device", c)
-	}
+	levels := []struct {
+		name      string
+		c, gh, gw int
+	}{{"L3", 384, 4, 16}, {"L2", 256, 8, 32}}
 	var WS, CN buf
 	d.Do(func() error { // split K for the GEMMs, as the model runs them; the same floats hold the heads' partials
 		wsF, cn := k.SplitKWorkspace()
-		wsF = max(wsF, k.GlobalAttentionWorkspace(16, gh*gw, c))
+		for _, lv := range levels {
+			wsF = max(wsF, k.GlobalAttentionWorkspace(16, lv.gh*lv.gw, lv.c))
+		}
 		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
 		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
 		return nil
 	})
 	defer d.Do(func() error { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size); return nil })
-	for _, batch := range []int{1, 16} {
-		tok := batch * gh * gw
-		var X, WQ, WO, N, R, S, QKV, O buf
-		d.Do(func() error {
-			X = d.tbuf(b, randn(r, tok*c, 1))
-			WQ = d.tbufBF16(b, randn(r, 3*c*c, 1/math.Sqrt(float64(c))))
-			WO = d.tbufBF16(b, randn(r, c*c, 1/math.Sqrt(float64(c))))
-			N = d.tbuf(b, randn(r, 64, 1))
-			R = d.tbuf(b, RoPETable(max(gh, gw), 1000))
-			S = d.tbuf(b, randn(r, batch*c, 1))
-			QKV = d.tbuf(b, make([]float32, tok*3*c))
-			O = d.tbuf(b, make([]float32, tok*c))
-			return nil
-		})
-		flop := 2*float64(tok)*float64(4*c*c) + 4*float64(tok)*float64(gh*gw)*float64(c)
-		name := fmt.Sprintf("L3_b%d_%dx%d_c%d", batch, gh, gw, c)
-		b.Run("fused/"+name, func(b *testing.B) {
-			ms := timeDevice(b, d, func() error {
-				return k.GlobalAttentionBlock(X.ptr, WQ.ptr, WO.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, S.ptr, c, 1e-6)
+	for _, lv := range levels {
+		c, gh, gw := lv.c, lv.gh, lv.gw
+		if !k.HasGlobalAttentionBlock(c, gh*gw) {
+			b.Logf("no fused global attention block for width %d, %d tokens on this device", c, gh*gw)
+			continue
+		}
+		for _, batch := range []int{1, 16} {
+			tok := batch * gh * gw
+			var X, WQ, WO, N, R, S, QKV, O buf
+			d.Do(func() error {
+				X = d.tbuf(b, randn(r, tok*c, 1))
+				WQ = d.tbufBF16(b, randn(r, 3*c*c, 1/math.Sqrt(float64(c))))
+				WO = d.tbufBF16(b, randn(r, c*c, 1/math.Sqrt(float64(c))))
+				N = d.tbuf(b, randn(r, 64, 1))
+				R = d.tbuf(b, RoPETable(max(gh, gw), 1000))
+				S = d.tbuf(b, randn(r, batch*c, 1))
+				QKV = d.tbuf(b, make([]float32, tok*3*c))
+				O = d.tbuf(b, make([]float32, tok*c))
+				return nil
 			})
-			b.ReportMetric(flop/ms/1e9, "TFLOP/s")
-		})
-		b.Run("three/"+name, func(b *testing.B) {
-			ms := timeDevice(b, d, func() error {
-				if err := k.GemmNorm(X.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, c, gh*gw, 1e-6); err != nil {
-					return err
-				}
-				if err := k.Attention(QKV.ptr, O.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, 0, 0, 0, 0, 1e-6); err != nil {
-					return err
-				}
-				return k.GemmResidual(O.ptr, WO.ptr, X.ptr, tok, c, c)
+			flop := 2*float64(tok)*float64(4*c*c) + 4*float64(tok)*float64(gh*gw)*float64(c)
+			name := fmt.Sprintf("%s_b%d_%dx%d_c%d", lv.name, batch, gh, gw, c)
+			b.Run("fused/"+name, func(b *testing.B) {
+				ms := timeDevice(b, d, func() error {
+					return k.GlobalAttentionBlock(X.ptr, WQ.ptr, WO.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, S.ptr, c, 1e-6)
+				})
+				b.ReportMetric(flop/ms/1e9, "TFLOP/s")
 			})
-			b.ReportMetric(flop/ms/1e9, "TFLOP/s")
-		})
-		d.Do(func() error {
-			for _, x := range []buf{X, WQ, WO, N, R, S, QKV, O} {
-				d.Free(x.ptr, x.size)
-			}
-			return nil
-		})
+			b.Run("three/"+name, func(b *testing.B) {
+				ms := timeDevice(b, d, func() error {
+					if err := k.GemmNorm(X.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, c, gh*gw, 1e-6); err != nil {
+						return err
+					}
+					if err := k.Attention(QKV.ptr, O.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, 0, 0, 0, 0, 1e-6); err != nil {
+						return err
+					}
+					return k.GemmResidual(O.ptr, WO.ptr, X.ptr, tok, c, c)
+				})
+				b.ReportMetric(flop/ms/1e9, "TFLOP/s")
+			})
+			d.Do(func() error {
+				for _, x := range []buf{X, WQ, WO, N, R, S, QKV, O} {
+					d.Free(x.ptr, x.size)
+				}
+				return nil
+			})
+		}
 	}
 }

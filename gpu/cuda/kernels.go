@@ -187,6 +187,13 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 			}
 		}
 	}
+	for _, c := range globalAttnLongWidths {
+		if f := k.fn[fmt.Sprintf("global_attn_long_c%d", c)]; f != nil && globalAttnLongShared(c)+256 <= d.SharedOptIn { // + its static bytes
+			if err := f.SetMaxSharedMemory(globalAttnLongShared(c)); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return k, nil
 }
 
@@ -202,7 +209,7 @@ var kernelNames = map[string][]string{
 	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384", "mlp_reduce"},
 	"attnblock": {"attn_block_c64", "attn_block_c128"},
 
-	"globalattn": {"global_attn_c256", "global_attn_c384", "global_attn_reduce"},
+	"globalattn": {"global_attn_c256", "global_attn_c384", "global_attn_long_c256", "global_attn_reduce"},
 }
 
 // optionalKernels are modules a feature checks for when it starts (Has), so that a test
@@ -572,14 +579,42 @@ var globalAttnWidths = []int{256, 384}
 // normalised rows and one head's 192 Wqkv rows (pitch c+8); 196 KiB at width 384.
 func globalAttnShared(c int) int { return 2 * 256 * (c + 8) }
 
+// globalAttnLongWidths are the widths global_attn_long (samples of 65..globalAttnLongMax
+// tokens) is compiled for; width 384 would need 265 KiB of shared memory.
+var globalAttnLongWidths = []int{256}
+
+// globalAttnLongMax is globalattn.cu's NMAX: the most tokens a sample may have.
+const globalAttnLongMax = 256
+
+// globalAttnLongShared is globalattn.cu's GLOBAL_ATTN_LONG_SMEM in bytes for width c: a 64-row
+// chunk of normalised x and the head's 192 Wqkv rows (pitch c+8), k [256][72] and vᵀ
+// [64][264] of every token; 201 KiB at width 256.
+func globalAttnLongShared(c int) int {
+	return 2 * (256*(c+8) + globalAttnLongMax*72 + 64*(globalAttnLongMax+8))
+}
+
+// globalAttnLong reports whether samples of tokens tokens take global_attn_long.
+func globalAttnLong(tokens int) bool { return tokens > 64 }
+
 // HasGlobalAttentionBlock reports whether GlobalAttentionBlock runs width c with tokens tokens
-// per sample here: compiled for c, at most 64 tokens (one attention tile), and its shared
-// memory fits the device (width 384 needs 196 KiB, more than an A100 block may have).
+// per sample here: compiled for c (widths 256 and 384 up to 64 tokens, one attention tile;
+// width 256 up to 256 tokens), and its shared memory fits the device (width 384 needs 196 KiB,
+// more than an A100 block may have; width 256 past 64 tokens 201 KiB).
 func (k *Kernels) HasGlobalAttentionBlock(c, tokens int) bool {
-	if tokens <= 0 || tokens > 64 || k.fn[fmt.Sprintf("global_attn_c%d", c)] == nil || k.fn["global_attn_reduce"] == nil {
+	if tokens <= 0 || tokens > globalAttnLongMax || k.fn["global_attn_reduce"] == nil {
 		return false
 	}
-	return globalAttnShared(c)+256 <= k.d.SharedOptIn
+	if globalAttnLong(tokens) {
+		return k.fn[fmt.Sprintf("global_attn_long_c%d", c)] != nil && globalAttnLongShared(c)+256 <= k.d.SharedOptIn
+	}
+	return k.fn[fmt.Sprintf("global_attn_c%d", c)] != nil && globalAttnShared(c)+256 <= k.d.SharedOptIn
+}
+
+// globalAttnSplit is the query split of global_attn_long (grid y): each of a (head, sample)'s
+// blocks recomputes the sample's k and v and attends for every split-th 64-query tile, so
+// split more only while the blocks still fit one wave (batch 16 at width 256: 2, batch 1: 4).
+func (k *Kernels) globalAttnSplit(heads, batch, tokens int) int {
+	return min((tokens+63)/64, max(1, k.d.SMs/(heads*batch)))
 }
 
 // GlobalAttentionWorkspace is the floats GlobalAttentionBlock needs in the split workspace
@@ -589,16 +624,18 @@ func (k *Kernels) GlobalAttentionWorkspace(batch, tokens, c int) int {
 }
 
 // GlobalAttentionBlock runs a global-attention layer's attention half in place on x [B,h,w,c]
-// when a sample has at most 64 tokens: x += Attention(GemmNorm(x))·woutᵀ, the composition of
-// GemmNorm(x, wqkv, qkv, …, scale, scaleStride, h·w, eps), Attention(qkv, o, qn, kn, rope,
-// batch, h, w, c, 0, 0, 0, 0, eps) and GemmResidual(o, wout, x, …). One block per (head,
-// sample) writes its head's share of the update to the split workspace (GlobalAttentionWorkspace
-// floats, see SetSplitK) and a second kernel adds the shares to x in head order (deterministic).
+// when a sample has at most 64 tokens (at most 256 at width 256, see HasGlobalAttentionBlock):
+// x += Attention(GemmNorm(x))·woutᵀ, the composition of GemmNorm(x, wqkv, qkv, …, scale,
+// scaleStride, h·w, eps), Attention(qkv, o, qn, kn, rope, batch, h, w, c, 0, 0, 0, 0, eps) and
+// GemmResidual(o, wout, x, …). One block per (head, sample) — past 64 tokens per (head, sample,
+// query split), each recomputing the sample's k and v — writes its head's share of the update
+// to the split workspace (GlobalAttentionWorkspace floats, see SetSplitK) and a second kernel
+// adds the shares to x in head order (deterministic, whatever the split).
 // wqkv [3c][c] and wout [c][c] are bf16; scale rows are scale + b·scaleStride.
 func (k *Kernels) GlobalAttentionBlock(x, wqkv, wout, qn, kn, rope uint64, batch, h, wd, c int, scale uint64, scaleStride int, eps float32) error {
 	tokens := h * wd
 	if h <= 0 || wd <= 0 || !k.HasGlobalAttentionBlock(c, tokens) {
-		return fmt.Errorf("global attention block: width %d, %d×%d grid: no fused kernel here (widths %v, at most 64 tokens, %d bytes of shared memory per block)", c, h, wd, globalAttnWidths, k.d.SharedOptIn)
+		return fmt.Errorf("global attention block: width %d, %d×%d grid: no fused kernel here (widths %v up to 64 tokens, %v up to %d, %d bytes of shared memory per block)", c, h, wd, globalAttnWidths, globalAttnLongWidths, globalAttnLongMax, k.d.SharedOptIn)
 	}
 	if batch <= 0 || scaleStride < 0 || scaleStride%4 != 0 {
 		return fmt.Errorf("global attention block: batch %d, scale stride %d: need a positive batch and a stride that is a multiple of 4", batch, scaleStride)
@@ -608,8 +645,12 @@ func (k *Kernels) GlobalAttentionBlock(x, wqkv, wout, qn, kn, rope uint64, batch
 		return fmt.Errorf("global attention block: needs a workspace of %d floats (SetSplitK), have %d", need, k.sk.wsFloats)
 	}
 	grid := Dim{X: uint32(c / 64), Z: uint32(batch)}
-	f := k.fn[fmt.Sprintf("global_attn_c%d", c)]
-	if err := k.d.Launch(f, grid, block128, uint32(globalAttnShared(c)), x, wqkv, wout, qn, kn, rope, h, wd, scale, scaleStride, eps, k.sk.ws); err != nil {
+	f, shared := k.fn[fmt.Sprintf("global_attn_c%d", c)], globalAttnShared(c)
+	if globalAttnLong(tokens) {
+		grid.Y = uint32(k.globalAttnSplit(c/64, batch, tokens))
+		f, shared = k.fn[fmt.Sprintf("global_attn_long_c%d", c)], globalAttnLongShared(c)
+	}
+	if err := k.d.Launch(f, grid, block128, uint32(shared), x, wqkv, wout, qn, kn, rope, h, wd, scale, scaleStride, eps, k.sk.ws); err != nil {
 		return err
 	}
 	n4 := int64(batch * tokens * c / 4)

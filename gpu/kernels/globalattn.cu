@@ -337,6 +337,276 @@ __device__ __forceinline__ void global_attn(const float* x, const bf16* wqkv, co
 GLOBAL_ATTN_KERNEL(256)
 GLOBAL_ATTN_KERNEL(384)
 
+// ---- Samples of 65..256 tokens (global_attn_long_c256) ----
+// The same layer for samples of up to NMAX = 256 tokens. Grid: x = head, y = query split, z =
+// sample; 128 threads, warp w owns rows 16w..16w+15 of every 64-token chunk. Each block keeps
+// its head's 192 Wqkv rows resident and
+//   1. walks the sample in 64-token chunks: normalises the chunk's x rows, projects k and v
+//      (k RMS norm + RoPE) and keeps k [NMAX][72] and vᵀ [64][NMAX+8] for all tokens (bf16);
+//   2. for each of its query tiles (tiles y, y + gridDim.y, …) normalises the tile's x rows
+//      again, projects q, runs flash attention over the key tiles (online softmax, as
+//      attention.cu) and writes the head's out-projection partial for those queries.
+// The query split (gridDim.y) recomputes k and v per block but fills the GPU at small batch;
+// every query row's arithmetic is the same whatever the split (bitwise).
+#define NMAX 256
+#define NP (NMAX + 8) // padded row of vᵀ
+// Shared memory (bytes): xs [64][C+8], ws [192][C+8] (the head's Wout columns wo [C][72] take
+// its k and v rows after step 1), ks [NMAX][72], vt [64][NP].
+#define GLOBAL_ATTN_LONG_SMEM(C) (2 * (256 * ((C) + 8) + NMAX * SD + D * NP))
+
+// g_gather: xs rows m0..m0+15 ← bf16(x rows tok0+m0.. · scale) (rows ≥ N zero), rs[m0..] ←
+// their 1/rms. A warp's own rows only.
+template <int C>
+__device__ __forceinline__ void g_gather(bf16 (*xs)[C + 8], float* rs, const float* xb, const float4* sc, int N,
+                                         int tok0, int m0, int lane, float eps) {
+  constexpr int F = C / 128;
+#pragma unroll
+  for (int i0 = 0; i0 < 16; i0 += 4) {
+    float4 v[4][F];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int n = tok0 + m0 + i0 + i;
+#pragma unroll
+      for (int f = 0; f < F; f++)
+        v[i][f] = n < N ? *(const float4*)(xb + (size_t)n * C + (lane + 32 * f) * 4) : float4{0.f, 0.f, 0.f, 0.f};
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int m = m0 + i0 + i;
+      float ss = 0.f;
+#pragma unroll
+      for (int f = 0; f < F; f++) {
+        const float4 a = v[i][f];
+        ss += a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w;
+        *(uint2*)&xs[m][(lane + 32 * f) * 4] =
+            uint2{pack_bf16(a.x * sc[f].x, a.y * sc[f].y), pack_bf16(a.z * sc[f].z, a.w * sc[f].w)};
+      }
+      ss = warp_sum(ss);
+      if (lane == 0) rs[m] = rsqrtf(ss / (float)C + eps);
+    }
+  }
+  asm volatile("bar.warp.sync 0xffffffff;" ::: "memory"); // __syncwarp: rows and rs are the warp's own
+}
+
+__device__ __forceinline__ GTok g_tok(int n, int N, int W) {
+  const int r = n < N ? n / W : 0;
+  return GTok{r, n < N ? n - r * W : 0};
+}
+
+template <int C>
+__device__ __forceinline__ void global_attn_long(const float* x, const bf16* wqkv, const bf16* wout, const float* qn,
+                                                 const float* kn, const float2* rope, int H, int W,
+                                                 const float* scale, int scaleStride, float eps, float* part) {
+  constexpr int P = C + 8;
+  static_assert(C % (NCH * 16) == 0 && C % 128 == 0 && C * SD <= 128 * P, "width");
+  extern __shared__ __attribute__((aligned(16))) unsigned char smem_raw[];
+  __shared__ float rs[T];
+  bf16(*xs)[P] = reinterpret_cast<bf16(*)[P]>(smem_raw);      // [64][P] bf16(x·scale) of a chunk
+  bf16(*ws)[P] = xs + T;                                       // [192][P] the head's q, k, v rows of Wqkv
+  bf16(*wo)[SD] = reinterpret_cast<bf16(*)[SD]>(ws + D);      // [C][SD] Wout columns, over ws's k, v rows
+  bf16(*ks)[SD] = reinterpret_cast<bf16(*)[SD]>(ws + 3 * D);  // [NMAX][SD] k of every token
+  bf16(*vt)[NP] = reinterpret_cast<bf16(*)[NP]>(ks + NMAX);   // [64][NP] vᵀ of every token
+
+  const int head = blockIdx.x, b = blockIdx.z, N = H * W, nkt = (N + T - 1) / T;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, tq = lane & 3;
+  const int m0 = warp * 16;
+  const float qmul = 0.125f * 1.4426950408889634f; // 1/sqrt(64), and exp → exp2
+  const float* xb = x + (size_t)b * N * C;
+
+#pragma unroll
+  for (int j = 0; j < NCH; j++) {
+    constexpr int K8 = C / NCH / 8;
+#pragma unroll 2
+    for (int i = tid; i < 3 * D * K8; i += 128) {
+      const int r = i / K8, c8 = j * K8 + (i - r * K8);
+      cp_async16(&ws[r][c8 * 8], wqkv + (size_t)((r >> 6) * C + head * D + (r & 63)) * C + c8 * 8);
+    }
+    cp_async_commit();
+  }
+  constexpr int F = C / 128;
+  float4 sc[F];
+#pragma unroll
+  for (int f = 0; f < F; f++) sc[f] = *(const float4*)(scale + (size_t)b * scaleStride + (lane + 32 * f) * 4);
+
+  // 1. k and vᵀ of every token, 64 at a time
+#pragma unroll 1
+  for (int ct = 0; ct < nkt; ct++) {
+    const int tok0 = ct * T;
+    g_gather<C>(xs, rs, xb, sc, N, tok0, m0, lane, eps);
+    const int n0 = tok0 + m0 + g, n1 = n0 + 8;
+    const float rs0 = rs[m0 + g], rs1 = rs[m0 + g + 8];
+    float acc[16][4]; // k | v
+    if (ct == 0) g_project<C, 16, true>(acc, xs, ws + D, m0, lane, rs0, rs1);
+    else g_project<C, 16, false>(acc, xs, ws + D, m0, lane, rs0, rs1);
+    g_qk_rope(acc, kn, rope, g_tok(n0, N, W), g_tok(n1, N, W), tq, eps, 1.f);
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++) {
+      const int c = nt * 8 + 2 * tq;
+      *(uint32_t*)&ks[n0][c] = pack_bf16(acc[nt][0], acc[nt][1]);
+      *(uint32_t*)&ks[n1][c] = pack_bf16(acc[nt][2], acc[nt][3]);
+      const uint32_t v0 = pack_bf16(acc[8 + nt][0], acc[8 + nt][2]); // (d c, rows g, g+8)
+      const uint32_t v1 = pack_bf16(acc[8 + nt][1], acc[8 + nt][3]); // (d c+1, rows g, g+8)
+      vt[c][n0] = (bf16)(v0 & 0xffff);
+      vt[c][n1] = (bf16)(v0 >> 16);
+      vt[c + 1][n0] = (bf16)(v1 & 0xffff);
+      vt[c + 1][n1] = (bf16)(v1 >> 16);
+    }
+  }
+  __syncthreads(); // ks, vt complete; every warp is done with ws's k and v rows: Wout goes there
+#pragma unroll 4
+  for (int i = tid; i < C * 8; i += 128) {
+    const int r = i >> 3, c8 = i & 7;
+    cp_async16(&wo[r][c8 * 8], wout + (size_t)r * C + head * D + c8 * 8);
+  }
+  cp_async_commit();
+
+  // 2. the block's query tiles
+  bool first = true;
+#pragma unroll 1
+  for (int qt = blockIdx.y; qt < nkt; qt += gridDim.y) {
+    const int tok0 = qt * T;
+    g_gather<C>(xs, rs, xb, sc, N, tok0, m0, lane, eps);
+    const int n0 = tok0 + m0 + g, n1 = n0 + 8;
+    uint32_t qf[4][4];
+    {
+      float acc[8][4];
+      g_project<C, 8, false>(acc, xs, ws, m0, lane, rs[m0 + g], rs[m0 + g + 8]);
+      g_qk_rope(acc, qn, rope, g_tok(n0, N, W), g_tok(n1, N, W), tq, eps, qmul);
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++) {
+        qf[kk][0] = pack_bf16(acc[2 * kk][0], acc[2 * kk][1]);
+        qf[kk][1] = pack_bf16(acc[2 * kk][2], acc[2 * kk][3]);
+        qf[kk][2] = pack_bf16(acc[2 * kk + 1][0], acc[2 * kk + 1][1]);
+        qf[kk][3] = pack_bf16(acc[2 * kk + 1][2], acc[2 * kk + 1][3]);
+      }
+    }
+    float o[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float mx[2] = {NEG_INF, NEG_INF}, l[2] = {0.f, 0.f};
+#pragma unroll 1
+    for (int kt = 0; kt < nkt; kt++) {
+      const int k0 = kt * T;
+      float s[8][4];
+#pragma unroll
+      for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+        for (int nj = 0; nj < 4; nj++) {
+          uint32_t r[4];
+          ldsm_x4(r, &ks[k0 + nj * 16 + (lane & 7) + ((lane >> 4) << 3)][kk * 16 + ((lane >> 3) & 1) * 8]);
+          mma16816(s[2 * nj], qf[kk], r);
+          mma16816(s[2 * nj + 1], qf[kk], r + 2);
+        }
+      const int valid = N - k0; // mask keys past the end of the sample
+      if (valid < T) {
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+          const int c = nt * 8 + 2 * tq;
+          if (c >= valid) s[nt][0] = s[nt][2] = NEG_INF;
+          if (c + 1 >= valid) s[nt][1] = s[nt][3] = NEG_INF;
+        }
+      }
+      float tm[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+      for (int nt = 0; nt < 8; nt++) {
+        tm[0] = fmaxf(tm[0], fmaxf(s[nt][0], s[nt][1]));
+        tm[1] = fmaxf(tm[1], fmaxf(s[nt][2], s[nt][3]));
+      }
+      float alpha[2];
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        tm[h] = fmaxf(tm[h], shfl_xor(tm[h], 1));
+        tm[h] = fmaxf(tm[h], shfl_xor(tm[h], 2));
+        const float mnew = fmaxf(mx[h], tm[h]); // finite: every key tile has a valid key
+        alpha[h] = fast_exp2(mx[h] - mnew);
+        mx[h] = mnew;
+        l[h] *= alpha[h];
+      }
+#pragma unroll
+      for (int nt = 0; nt < 8; nt++) {
+        s[nt][0] = fast_exp2(s[nt][0] - mx[0]);
+        s[nt][1] = fast_exp2(s[nt][1] - mx[0]);
+        s[nt][2] = fast_exp2(s[nt][2] - mx[1]);
+        s[nt][3] = fast_exp2(s[nt][3] - mx[1]);
+        l[0] += s[nt][0] + s[nt][1];
+        l[1] += s[nt][2] + s[nt][3];
+        o[nt][0] *= alpha[0], o[nt][1] *= alpha[0];
+        o[nt][2] *= alpha[1], o[nt][3] *= alpha[1];
+      }
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++) {
+        uint32_t pa[4];
+        pa[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+        pa[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+        pa[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+        pa[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+        for (int nj = 0; nj < 4; nj++) {
+          uint32_t r[4];
+          ldsm_x4(r, &vt[nj * 16 + (lane & 7) + ((lane >> 4) << 3)][k0 + kk * 16 + ((lane >> 3) & 1) * 8]);
+          mma16816(o[2 * nj], pa, r);
+          mma16816(o[2 * nj + 1], pa, r + 2);
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      l[i] += shfl_xor(l[i], 1);
+      l[i] += shfl_xor(l[i], 2);
+      l[i] = 1.f / l[i];
+    }
+    uint32_t of[4][4];
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+      of[kk][0] = pack_bf16(o[2 * kk][0] * l[0], o[2 * kk][1] * l[0]);
+      of[kk][1] = pack_bf16(o[2 * kk][2] * l[1], o[2 * kk][3] * l[1]);
+      of[kk][2] = pack_bf16(o[2 * kk + 1][0] * l[0], o[2 * kk + 1][1] * l[0]);
+      of[kk][3] = pack_bf16(o[2 * kk + 1][2] * l[1], o[2 * kk + 1][3] * l[1]);
+    }
+    if (first) { // block-uniform
+      cp_async_wait<0>();
+      __syncthreads(); // Wout columns landed
+      first = false;
+    }
+    float* p0 = part + ((size_t)(head * gridDim.z + b) * N + n0) * C + 2 * tq;
+    float* p1 = p0 + 8 * C;
+#pragma unroll 1
+    for (int nc = 0; nc < C; nc += 64) {
+      float y[8][4];
+#pragma unroll
+      for (int i = 0; i < 8; i++) y[i][0] = y[i][1] = y[i][2] = y[i][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+        for (int nj = 0; nj < 4; nj++) {
+          uint32_t r[4];
+          ldsm_x4(r, &wo[nc + nj * 16 + (lane & 7) + ((lane >> 4) << 3)][kk * 16 + ((lane >> 3) & 1) * 8]);
+          mma16816(y[2 * nj], of[kk], r);
+          mma16816(y[2 * nj + 1], of[kk], r + 2);
+        }
+#pragma unroll
+      for (int nt = 0; nt < 8; nt++) {
+        if (n0 < N) *(float2*)(p0 + nc + nt * 8) = float2{y[nt][0], y[nt][1]};
+        if (n1 < N) *(float2*)(p1 + nc + nt * 8) = float2{y[nt][2], y[nt][3]};
+      }
+    }
+  }
+  cp_async_wait<0>(); // a block without query tiles still drains its copies
+}
+
+// part as global_attn_c##C for samples of 1..NMAX tokens (meant for 65..NMAX). Grid: x = head,
+// y = query split (1..⌈H·W/64⌉), z = sample; 128 threads; GLOBAL_ATTN_LONG_SMEM(C) bytes dynamic.
+#define GLOBAL_ATTN_LONG_KERNEL(C)                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 1) global_attn_long_c##C(                                  \
+      const float* x, const bf16* wqkv, const bf16* wout, const float* qn, const float* kn, const float2* rope, \
+      int H, int W, const float* scale, int scaleStride, float eps, float* part) {                             \
+    global_attn_long<C>(x, wqkv, wout, qn, kn, rope, H, W, scale, scaleStride, eps, part);                     \
+  }
+
+GLOBAL_ATTN_LONG_KERNEL(256)
+
 // x [n4 float4] += Σ_z part[z] for z = 0..S-1 in order (deterministic): the heads' partials.
 extern "C" __global__ void __launch_bounds__(256) global_attn_reduce(float* x, const float* part, long long n4, int S) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
