@@ -44,10 +44,10 @@ type hditLayer struct {
 	adaAttn, adaFF int    // column offsets into the ada buffer
 }
 
-// HDiT is the piano-roll denoiser D(x; σ, ctx, mask) on one device, fused into 2-5 kernels per
-// transformer layer (see gpu/kernels: a windowed layer's attention half is one kernel, every
-// feed-forward half one, or two when its hidden units are split) and replayed as a CUDA graph
-// per input shape. Methods run on the device thread (inside Device.Do).
+// HDiT is the piano-roll denoiser D(x; σ, ctx, mask) on one device, two to four kernels per
+// transformer layer (see gpu/kernels: attention half and feed-forward half one kernel each,
+// plus an ordered sum where the heads or the hidden units are spread over blocks), replayed as
+// a CUDA graph per input shape. Methods run on the device thread (inside Device.Do).
 type HDiT struct {
 	d   *Device
 	k   *Kernels
@@ -69,18 +69,12 @@ type HDiT struct {
 
 // EnvFusedMLP=0 runs each feed-forward half as two GEMMs through a hidden buffer instead of
 // the fused kernel; EnvFusedAttention=0 runs each attention half as three kernels (norm+qkv,
-// attention, out+residual) instead of one (windowed) or one per head and a sum (global, ≤ 64
-// tokens a sample). For comparisons: results agree to bf16
-// rounding.
+// attention, out+residual) instead of one (windowed) or one per head and a sum (global, up to
+// 256 tokens a sample). For comparisons: results agree to bf16 rounding.
 const (
 	EnvFusedMLP       = "LATENT_FUSED_MLP"
 	EnvFusedAttention = "LATENT_FUSED_ATTN"
 )
-
-// mlpMinRows is the fewest rows for which the fused feed-forward kernel (64 rows a block; with
-// fewer than half a wave of blocks it splits the hidden units, see Kernels.MLP) beats two GEMMs
-// that split K over the GPU (H200, BenchmarkMLP).
-const mlpMinRows = 64
 
 type kernelTime struct {
 	name  string
@@ -537,7 +531,7 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride int, lv string) error {
 	k := h.k
 	rows := t / p.batch // per sample: each sample has its own adaptive-norm row
-	if h.fusedMLP && t >= mlpMinRows && k.HasMLP(c) {
+	if h.fusedMLP && k.HasMLP(c) {
 		return h.op(lv+"mlp", func() error {
 			return k.MLP(x, L.up, L.down, t, c, p.ada+uint64(4*L.adaFF), adaStride, rows, hditEps)
 		})
@@ -555,7 +549,7 @@ func (h *HDiT) Launches(batch, width int) int {
 	n := 4 + 2*(len(h.cfg.Widths)-1) + 1 // σ network (3), patch in, merges and splits, patch out
 	for _, L := range h.layers {
 		n += 5
-		if t := batch * (hditPitches / 4 >> L.level) * (width / 4 >> L.level); h.fusedMLP && t >= mlpMinRows && h.k.HasMLP(L.c) {
+		if t := batch * (hditPitches / 4 >> L.level) * (width / 4 >> L.level); h.fusedMLP && h.k.HasMLP(L.c) {
 			n--
 			if h.k.mlpSplits(t, L.c) > 1 {
 				n++ // mlp_reduce
