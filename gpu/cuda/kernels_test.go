@@ -270,6 +270,42 @@ func TestGemmKernels(t *testing.T) {
 			k.SetSplitK(0, 0, 0, 0)
 		}
 
+		// large shapes, full tiles: the staged float4 epilogue (alpha + bias; residual), then the
+		// per-fragment fallback for a c that is not 16-byte aligned
+		{
+			const m4, n4, k4 = 4096, 192, 64
+			a4, w4, b4 := randn(r, m4*k4, 1), randn(r, n4*k4, 1/math.Sqrt(k4)), randn(r, n4, 1)
+			A4, W4, B4, C4 := d.tbuf(t, a4), d.tbufBF16(t, w4), d.tbuf(t, b4), d.poisoned(t, m4*n4)
+			if err := k.GemmAlpha(A4.ptr, W4.ptr, C4.ptr, m4, n4, k4, B4.ptr, false, 0.75); err != nil {
+				return err
+			}
+			ref := linRef(f64(a4), w4, m4, n4, k4)
+			for i := range ref {
+				ref[i] = 0.75*ref[i] + float64(b4[i%n4])
+			}
+			expect(t, "gemm_bf16 (4096x192x64, alpha, bias)", d.get(t, C4), ref, tolBF16)
+
+			const m5, n5, k5 = 4096, 64, 128
+			a5, w5 := randn(r, m5*k5, 1), randn(r, n5*k5, 1/math.Sqrt(k5))
+			A5, W5 := d.tbuf(t, a5), d.tbufBF16(t, w5)
+			ref = linRef(f64(a5), w5, m5, n5, k5)
+			for _, off := range []int{0, 2, 1} { // c at +0 (staged), +8 bytes (float2 fallback), +4 (scalar)
+				c0 := randn(r, m5*n5+2, 1)
+				C5 := d.tbuf(t, c0)
+				if err := k.GemmResidual(A5.ptr, W5.ptr, C5.ptr+uint64(4*off), m5, n5, k5); err != nil {
+					return err
+				}
+				want := make([]float64, len(c0))
+				for i, v := range c0 {
+					want[i] = float64(v)
+				}
+				for i, v := range ref {
+					want[off+i] += v
+				}
+				expect(t, fmt.Sprintf("gemm_bf16_residual (4096x64x128, c+%dB)", 4*off), d.get(t, C5), want, tolBF16)
+			}
+		}
+
 		// residual: c += a·wᵀ
 		c0 := randn(r, m*n, 1)
 		C = d.tbuf(t, c0)

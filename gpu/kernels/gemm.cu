@@ -104,6 +104,72 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
     __syncthreads();
   }
 
+  // E_STORE / E_RESIDUAL / E_GEGLU: stage the finished tile in the pipeline's shared memory,
+  // then write it back as float4s of consecutive columns (16 threads per 256-byte tile row; 8 per
+  // 128-byte GEGLU row), residual reading C the same way with every load in flight before the
+  // first store. Needs the output's columns and pitch multiples of 4 and c 16-byte aligned (else
+  // the per-fragment path below); partial tiles are handled per float4 (the column count is a
+  // multiple of 4, so a float4 is wholly in or out).
+  if (EM == E_STORE || EM == E_RESIDUAL || EM == E_GEGLU) {
+    constexpr int OC = EM == E_GEGLU ? BN / 2 : BN;   // output columns of the tile
+    constexpr int SP = OC + (EM == E_GEGLU ? 4 : 8);  // 36 / 72 floats: conflict-free fragment stores
+    static_assert(BMP * SP * 4 <= PSTAGES * PSTAGE_BYTES(BMP), "epilogue staging exceeds the pipeline's shared memory");
+    const int no = EM == E_GEGLU ? p.N >> 1 : p.N, c0 = EM == E_GEGLU ? n0 >> 1 : n0;
+    if ((no & 3) == 0 && (p.ldc & 3) == 0 && ((size_t)p.c & 15) == 0) {
+      extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
+      float* stg = (float*)smem;
+      __syncthreads(); // every warp is done with the mainloop's tiles
+#pragma unroll
+      for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+          const int rl = wm + mi * 16 + g + half * 8;
+          const float f = NORM ? rs[rl] : 1.f;
+#pragma unroll
+          for (int ni = 0; ni < 4; ni++) {
+            const int nl = wn + ni * 8 + tq * 2;
+            const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
+            if (EM == E_GEGLU) stg[rl * SP + (nl >> 1)] = v0 * gelu_tanh(v1); // banks 4g + tq
+            else *(float2*)(stg + rl * SP + nl) = float2{v0, v1};             // banks 8g + 2tq (half warps)
+          }
+        }
+      __syncthreads();
+      constexpr int TPR = OC / 4, RPI = T / TPR, IT = BMP / RPI; // threads per row, rows per pass, passes
+      const int cl = (tid % TPR) * 4, n = c0 + cl, r0 = tid / TPR;
+      if (n >= no) return;
+      float* cp = p.c + (size_t)m0 * p.ldc + n;
+      float4 bv = float4{0.f, 0.f, 0.f, 0.f};
+      if (EM == E_STORE && p.bias) bv = float4{p.bias[n], p.bias[n + 1], p.bias[n + 2], p.bias[n + 3]};
+      float4 ov[IT];
+      if (EM == E_RESIDUAL) {
+#pragma unroll
+        for (int u = 0; u < IT; u++) {
+          const int r = r0 + u * RPI;
+          ov[u] = float4{0.f, 0.f, 0.f, 0.f};
+          if (m0 + r < p.M) ov[u] = *(const float4*)(cp + (size_t)r * p.ldc);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < IT; u++) {
+        const int r = r0 + u * RPI;
+        if (m0 + r >= p.M) break; // rows only grow with u
+        float4 v = *(const float4*)(stg + r * SP + cl);
+        if (EM == E_STORE) {
+          v.x = v.x * p.alpha + bv.x, v.y = v.y * p.alpha + bv.y;
+          v.z = v.z * p.alpha + bv.z, v.w = v.w * p.alpha + bv.w;
+          if (p.act == 1) {
+            v.x = v.x / (1.f + expf(-v.x)), v.y = v.y / (1.f + expf(-v.y));
+            v.z = v.z / (1.f + expf(-v.z)), v.w = v.w / (1.f + expf(-v.w));
+          }
+        } else if (EM == E_RESIDUAL) {
+          v.x += ov[u].x, v.y += ov[u].y, v.z += ov[u].z, v.w += ov[u].w;
+        }
+        *(float4*)(cp + (size_t)r * p.ldc) = v;
+      }
+      return;
+    }
+  }
+
   if (EM == E_PATCHOUT) { // N = 48, one column tile: stage the tile's features, then write 4-pixel groups
     extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
     constexpr int SP = BMP + 4; // [48][SP] floats: fragment stores hit banks 8·tq + g, conflict-free
@@ -200,7 +266,7 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
         if (EM == E_GEGLU) { // weight rows interleaved (a_j, g_j): this thread holds both
           p.c[(size_t)m * p.ldc + (n >> 1)] = v0 * gelu_tanh(v1);
         } else if (EM == E_STORE || EM == E_RESIDUAL) {
-          if (n + 1 < p.N && (p.ldc & 1) == 0) {
+          if (n + 1 < p.N && (p.ldc & 1) == 0 && ((size_t)p.c & 7) == 0) {
             float2* dst = (float2*)(p.c + (size_t)m * p.ldc + n); // full 32-byte sectors per row
             if (EM == E_STORE) {
               float a = v0 * p.alpha, b = v1 * p.alpha;
@@ -292,6 +358,10 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
   for (int s = 0; s < PSTAGES - 1; s++) {
     if (s < nk) load(s, (kb + s) * PBK);
     cp_async_commit(); // empty groups keep the wait counts uniform
+  }
+  if (EM == E_RESIDUAL && z == 0) { // pull this tile's C into L2 now: the epilogue's read then hits L2
+    const int m = m0 + (tid >> 1), n = n0 + (tid & 1) * 32; // T = 2·BMP: one 128-byte half row each
+    if (m < p.M && n < p.N) asm volatile("prefetch.global.L2 [%0];" ::"l"(p.c + (size_t)m * p.ldc + n));
   }
 
   float ss = 0.f; // NORM: sum of squares of row tid/2, half tid&1 of every k tile
