@@ -552,7 +552,7 @@ func (h *HDiT) Launches(batch, width int) int {
 		if t := batch * (hditPitches / 4 >> L.level) * (width / 4 >> L.level); h.fusedMLP && h.k.HasMLP(L.c) {
 			n--
 			if h.k.mlpSplits(t, L.c) > 1 {
-				n++ // mlp_reduce
+				n++ // sum_partials
 			}
 		}
 		if h.fusedAttn && L.level < h.cfg.GlobalFrom && (L.c == 64 || L.c == 128) {

@@ -205,11 +205,11 @@ var kernelNames = map[string][]string{
 	"generic": {"copy_strided", "binary_bcast", "unary", "affine", "geglu", "modulate", "norm_rows", "softmax_rows",
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
 	"attention": {"attention"},
-	"misc":      {"mapping_in", "dense_rows_f32", "dense_rows_bf16", "randn_philox", "axpby"},
-	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384", "mlp_reduce"},
+	"misc":      {"mapping_in", "dense_rows_f32", "dense_rows_bf16", "randn_philox", "axpby", "sum_partials"},
+	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384"},
 	"attnblock": {"attn_block_c64", "attn_block_c128"},
 
-	"globalattn": {"global_attn_c256", "global_attn_c384", "global_attn_long_c256", "global_attn_reduce"},
+	"globalattn": {"global_attn_c256", "global_attn_c384", "global_attn_long_c256"},
 }
 
 // optionalKernels are modules a feature checks for when it starts (Has), so that a test
@@ -341,13 +341,13 @@ func (k *Kernels) MLP(x, wu, wd uint64, m, c int, scale uint64, scaleStride, row
 		return err
 	}
 	n4 := int64(m * c / 4)
-	return k.d.Launch(k.fn["mlp_reduce"], Dim{X: uint32((n4 + 255) / 256)}, Dim{X: 256}, 0, x, k.sk.ws, n4, int32(s))
+	return k.d.Launch(k.fn["sum_partials"], Dim{X: uint32((n4 + 255) / 256)}, Dim{X: 256}, 0, x, k.sk.ws, n4, int32(s))
 }
 
 // mlpSplits is how many blocks share the hidden units of a 64-row tile. Every block walks its
 // chunks of 32 hidden units in sequence, so with few tiles (batch 1, the coarse levels) the
 // chunks are spread over blocks up to one wave (one block per SM: the large widths' shared
-// memory) and mlp_reduce adds their partial sums; width 64 has too few chunks to pay for it.
+// memory) and sum_partials adds their partial sums; width 64 has too few chunks to pay for it.
 func (k *Kernels) mlpSplits(m, c int) int {
 	tiles := (m + 63) / 64
 	if c < 128 || 2*tiles > k.d.SMs {
@@ -601,7 +601,7 @@ func globalAttnLong(tokens int) bool { return tokens > 64 }
 // width 256 up to 256 tokens), and its shared memory fits the device (width 384 needs 196 KiB,
 // more than an A100 block may have; width 256 past 64 tokens 201 KiB).
 func (k *Kernels) HasGlobalAttentionBlock(c, tokens int) bool {
-	if tokens <= 0 || tokens > globalAttnLongMax || k.fn["global_attn_reduce"] == nil {
+	if tokens <= 0 || tokens > globalAttnLongMax || k.fn["sum_partials"] == nil {
 		return false
 	}
 	if globalAttnLong(tokens) {
@@ -654,5 +654,5 @@ func (k *Kernels) GlobalAttentionBlock(x, wqkv, wout, qn, kn, rope uint64, batch
 		return err
 	}
 	n4 := int64(batch * tokens * c / 4)
-	return k.d.Launch(k.fn["global_attn_reduce"], Dim{X: uint32((n4 + 255) / 256)}, Dim{X: 256}, 0, x, k.sk.ws, n4, int32(c/64))
+	return k.d.Launch(k.fn["sum_partials"], Dim{X: uint32((n4 + 255) / 256)}, Dim{X: 256}, 0, x, k.sk.ws, n4, int32(c/64))
 }

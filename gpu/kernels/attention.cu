@@ -6,11 +6,7 @@
 //
 // Grid: x = query tiles of 64 tokens (one window, or 64 consecutive tokens for global
 // attention), y = heads, z = batch. 128 threads: each warp owns 16 query rows. head_dim is 64.
-#include "common.cuh"
-
-#define T 64    // tokens per tile
-#define D 64    // head_dim
-#define SD 72   // padded shared row (bf16)
+#include "attn.cuh"
 
 struct Tok {
   int r, t;
@@ -131,70 +127,10 @@ extern "C" __global__ void __launch_bounds__(128) attention(const float* qkv, fl
     load_vt(vt, qkv, ktile, b, head, H, W, C, wh, ww, sh, sw);
     __syncthreads();
     float s[8][4];
-#pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++) {
-        uint32_t bf[2];
-        bf[0] = *(const uint32_t*)&ks[nt * 8 + g][kk * 16 + tq * 2];
-        bf[1] = *(const uint32_t*)&ks[nt * 8 + g][kk * 16 + 8 + tq * 2];
-        mma16816(s[nt], qf[kk], bf);
-      }
-    }
-    if (wh == 0) { // mask keys past the end of the sequence
-      const int valid = H * W - kt * T;
-      if (valid < T) {
-#pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
-          const int c = nt * 8 + tq * 2;
-          if (c >= valid) s[nt][0] = s[nt][2] = NEG_INF;
-          if (c + 1 >= valid) s[nt][1] = s[nt][3] = NEG_INF;
-        }
-      }
-    }
-    float tm[2] = {NEG_INF, NEG_INF};
-#pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      tm[0] = fmaxf(tm[0], fmaxf(s[nt][0], s[nt][1]));
-      tm[1] = fmaxf(tm[1], fmaxf(s[nt][2], s[nt][3]));
-    }
-    float alpha[2];
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-      tm[h] = fmaxf(tm[h], shfl_xor(tm[h], 1));
-      tm[h] = fmaxf(tm[h], shfl_xor(tm[h], 2));
-      const float mnew = fmaxf(mx[h], tm[h]);
-      alpha[h] = fast_exp2(mx[h] - mnew);
-      mx[h] = mnew;
-      l[h] *= alpha[h];
-    }
-#pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = fast_exp2(s[nt][0] - mx[0]);
-      s[nt][1] = fast_exp2(s[nt][1] - mx[0]);
-      s[nt][2] = fast_exp2(s[nt][2] - mx[1]);
-      s[nt][3] = fast_exp2(s[nt][3] - mx[1]);
-      l[0] += s[nt][0] + s[nt][1];
-      l[1] += s[nt][2] + s[nt][3];
-      oacc[nt][0] *= alpha[0], oacc[nt][1] *= alpha[0];
-      oacc[nt][2] *= alpha[1], oacc[nt][3] *= alpha[1];
-    }
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) {
-      uint32_t pa[4];
-      pa[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
-      pa[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
-      pa[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-      pa[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-#pragma unroll
-      for (int dt = 0; dt < 8; dt++) {
-        uint32_t bf[2];
-        bf[0] = *(const uint32_t*)&vt[dt * 8 + g][kk * 16 + tq * 2];
-        bf[1] = *(const uint32_t*)&vt[dt * 8 + g][kk * 16 + 8 + tq * 2];
-        mma16816(oacc[dt], pa, bf);
-      }
-    }
+    qk_scores(s, qf, ks, lane);
+    if (wh == 0) mask_keys(s, H * W - kt * T, tq); // keys past the end of the sequence
+    softmax_online(s, mx, l, oacc);
+    pv<SD, false>(oacc, s, vt, 0, lane);
     __syncthreads();
   }
 #pragma unroll

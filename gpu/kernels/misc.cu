@@ -152,3 +152,16 @@ extern "C" __global__ void axpby(float* dst, const float* x, const float* y, flo
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) dst[i] = a * x[i] + b * y[i];
 }
+
+// x [n4 float4] += Σ_z part[z] for z = 0..S-1 in order (deterministic): the partial sums of
+// mlp_c* (hidden-unit split) and global_attn* (one per head).
+extern "C" __global__ void __launch_bounds__(256) sum_partials(float* x, const float* part, long long n4, int S) {
+  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n4) return;
+  float4 a = ((const float4*)x)[i];
+  for (int z = 0; z < S; z++) {
+    const float4 p = ((const float4*)part)[z * n4 + i];
+    a.x += p.x, a.y += p.y, a.z += p.z, a.w += p.w;
+  }
+  ((float4*)x)[i] = a;
+}

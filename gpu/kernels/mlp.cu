@@ -7,7 +7,7 @@
 // projection in registers; x is read once and written once.
 //
 // With few row tiles (small batches, coarse levels) the hidden units are also split over
-// gridDim.y blocks, whose partial products mlp_reduce adds up.
+// gridDim.y blocks, whose partial products sum_partials adds up.
 //
 // Wu [4C][C] bf16 has its GEGLU rows interleaved (a_0, g_0, a_1, g_1, …; InterleaveGEGLU),
 // Wd [C][2C] bf16. 8 warps: 2 (rows) × 4 (columns) for both products.
@@ -53,7 +53,7 @@ __device__ __forceinline__ void mlp_body(float* x, const bf16* wu, const bf16* w
     cp_async_commit();
   };
   // Split (gridDim.y = S > 1, few row tiles): block z walks chunks [jb, je) and writes its
-  // partial sum to ws[z]; mlp_reduce adds the S partials to x in z order (deterministic).
+  // partial sum to ws[z]; sum_partials adds the S partials to x in z order (deterministic).
   const int S = gridDim.y, z = blockIdx.y;
   const int jb = NCH * z / S, je = NCH * (z + 1) / S;
   load_chunk(jb, 0);
@@ -318,16 +318,4 @@ extern "C" __global__ void __launch_bounds__(256, 2) mlp_c64(float* x, const bf1
     }
   }
   cp_async_wait<0>(); // nothing in flight at exit
-}
-
-// x += Σ_z ws[z] over n4 float4s, z in order: the split kernel's partial sums.
-extern "C" __global__ void __launch_bounds__(256) mlp_reduce(float* x, const float* ws, long long n4, int S) {
-  const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n4) return;
-  float4 a = ((const float4*)x)[i];
-  for (int z = 0; z < S; z++) {
-    const float4 p = ((const float4*)ws)[z * n4 + i];
-    a.x += p.x, a.y += p.y, a.z += p.z, a.w += p.w;
-  }
-  ((float4*)x)[i] = a;
 }
