@@ -34,7 +34,7 @@ export STUDIO_ENGINE=cuda
 pat='PARITY|relative error|comparisons|^(--- |ok|FAIL|PASS)|panic|Error'
 if [[ $STAGES == *a* ]]; then
 	say "== a: checks"
-	"$BIN/cuda.test" -test.v -test.run 'SamplerStep|RandNMatches|OutOfMemory|MLP|AttentionBlock|GemmKernels|GemmMerge|TestAttention' 2>&1 | keep "$pat"
+	"$BIN/cuda.test" -test.v -test.run 'SamplerStep|RandNMatches|OutOfMemory|MLP|Attention|Gemm|Glue|Mapping|DenseRows' 2>&1 | keep "$pat"
 	(cd gpu/models/pianoroll && "$BIN/pianoroll.test" -test.v -test.run 'Parity|Fused|Leakage|Normal') 2>&1 | keep "$pat"
 	say "-- the device loop launched step by step (LATENT_FUSED_GRAPH=0), and without the σ-network hoisting too"
 	(cd gpu/models/pianoroll && LATENT_FUSED_GRAPH=0 "$BIN/pianoroll.test" -test.v -test.run 'FusedSampler') 2>&1 | keep "$pat"
@@ -59,7 +59,7 @@ if [[ $STAGES == *d* ]]; then
 	say "-- LATENT_FUSED_MLP=0 LATENT_FUSED_ATTN=0"
 	LATENT_FUSED_MLP=0 LATENT_FUSED_ATTN=0 "$BIN/cuda.test" -test.run '^$' -test.bench 'HDiT' -test.benchtime 200x 2>&1 | keep 'Benchmark|FAIL|panic'
 	say "-- the fused layer halves against the kernels they replace"
-	"$BIN/cuda.test" -test.run '^$' -test.bench 'MLP|AttentionBlock' -test.benchtime 200x 2>&1 | keep 'Benchmark|FAIL|panic'
+	"$BIN/cuda.test" -test.run '^$' -test.bench 'MLP|AttentionBlock|GlobalAttention|Glue' -test.benchtime 200x 2>&1 | keep 'Benchmark|FAIL|panic'
 fi
 if [[ $STAGES == *e* ]]; then
 	say "== e: per-kernel profile"
