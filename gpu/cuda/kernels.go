@@ -204,11 +204,10 @@ var kernelNames = map[string][]string{
 		"gemm_bf16_merge_m64", "gemm_bf16_split_m64", "gemm_bf16_patch_out_m64"},
 	"generic": {"copy_strided", "binary_bcast", "unary", "affine", "geglu", "modulate", "norm_rows", "softmax_rows",
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
-	"attention": {"attention"},
-	"misc":      {"mapping_in", "dense_rows_f32", "dense_rows_bf16", "randn_philox", "axpby", "sum_partials"},
-	"mlp":       {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384"},
-	"attnblock": {"attn_block_c64", "attn_block_c128"},
-
+	"attention":  {"attention"},
+	"misc":       {"mapping_in", "dense_rows_f32", "dense_rows_bf16", "randn_philox", "axpby", "sum_partials"},
+	"mlp":        {"mlp_c64", "mlp_c128", "mlp_c256", "mlp_c384"},
+	"attnblock":  {"attn_block_c64", "attn_block_c128"},
 	"globalattn": {"global_attn_c256", "global_attn_c384", "global_attn_long_c256"},
 }
 
