@@ -64,7 +64,7 @@ type HDiT struct {
 	plans                   map[[2]int]*hditPlan
 	profile                 *[]kernelTime // set by Profile: time every kernel
 	fusedMLP                bool          // feed-forward halves as one kernel (EnvFusedMLP)
-	fusedAttn               bool          // windowed attention halves as one kernel (EnvFusedAttention)
+	fusedAttn               bool          // attention halves as one kernel (EnvFusedAttention)
 }
 
 // EnvFusedMLP=0 runs each feed-forward half as two GEMMs through a hidden buffer instead of
@@ -526,8 +526,8 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 	return h.feedForward(p, L, x, t, c, adaStride, lv)
 }
 
-// feedForward queues the layer's feed-forward half on x [t, c]: one fused kernel where it pays,
-// else norm+up+GEGLU into p.hid and down+residual.
+// feedForward queues the layer's feed-forward half on x [t, c]: the fused kernel where the
+// device has it for width c, else norm+up+GEGLU into p.hid and down+residual.
 func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride int, lv string) error {
 	k := h.k
 	rows := t / p.batch // per sample: each sample has its own adaptive-norm row
