@@ -20,6 +20,10 @@ type Kernels struct {
 	// gemmBM forces the row tile of the pipelined GEMMs (64 or 128; 0: the heuristic): 64 where
 	// the 128-row tiles' shared memory does not fit the device; tests force 128.
 	gemmBM int
+	// gemmBN = 128 forces the 128×128 tiles on the kernels that have them (gemmWideKernels);
+	// tests set it. n128OK: those tiles' shared memory fits this device.
+	gemmBN int
+	n128OK bool
 }
 
 // splitK is the workspace that lets a tensor-core GEMM with few output tiles and a long K
@@ -31,13 +35,19 @@ type splitK struct {
 
 // SplitKWorkspace returns the sizes SetSplitK needs to split any GEMM the heuristic splits:
 // floats for the partial tiles and uint32 counters (zeroed) for the tiles. The heuristic splits
-// only grids of fewer than SMs tiles into at most 2·SMs blocks (see splits).
+// only grids of fewer than SMs tiles into at most 2·SMs blocks (see splits) of 64-column tiles
+// (it picks 128×128 tiles only for grids of SMs or more, which it never splits); a forced
+// 128×128 split gets fewer splits where its larger partial tiles would not fit (splitsBM).
 func (k *Kernels) SplitKWorkspace() (floats, counters int) {
 	return max(2*k.d.SMs, maxSplits) * gemmWsTile, k.d.SMs
 }
 
-// gemmWsTile is the split-K workspace of one tile and split in floats: 32 accumulators and a
-// sum of squares per thread of a 256-thread block.
+// gemmWsFloats is the split-K workspace of one bm×bn tile and split in floats: per thread
+// (2·bm threads) bn/2 accumulators and a sum of squares (gemm.cu, gemm_finish).
+func gemmWsFloats(bm, bn int) int { return (bn/2 + 1) * 2 * bm }
+
+// gemmWsTile is the largest gemmWsFloats of a 64-column tile (128×64: 33 floats per thread of
+// a 256-thread block).
 const gemmWsTile = 33 * 256
 
 const maxSplits = 8
@@ -49,31 +59,48 @@ func (k *Kernels) SetSplitK(ws uint64, wsFloats int, cnt uint64, cntN int) {
 	k.sk = splitK{ws, cnt, wsFloats, cntN}
 }
 
-// splits picks how many blocks share K (for the tile gemmRows chooses): only when the output
-// has fewer tiles than the GPU has SMs and K has at least 8 tiles of 32, so that each split
-// keeps 4 or more; at most 2·SMs blocks in all.
+// splits picks how many blocks share K (for the tile gemmTiles chooses for gemm_bf16): only
+// when the output has fewer tiles than the GPU has SMs and K has at least 8 tiles of 32, so
+// that each split keeps 4 or more; at most 2·SMs blocks in all, and no more than the
+// workspace holds.
 func (k *Kernels) splits(m, n, kk int) int {
-	return k.splitsBM(k.gemmRows(m, n), m, n, kk)
+	bm, bn := k.gemmTiles("gemm_bf16", m, n)
+	return k.splitsBM(bm, bn, m, n, kk)
 }
 
-func (k *Kernels) splitsBM(bm, m, n, kk int) int {
+func (k *Kernels) splitsBM(bm, bn, m, n, kk int) int {
 	if k.sk.ws == 0 {
 		return 1
 	}
-	tiles := ((m + bm - 1) / bm) * ((n + gemmTile - 1) / gemmTile)
+	tiles := ((m + bm - 1) / bm) * ((n + bn - 1) / bn)
 	nk := kk / 32
 	if tiles >= k.d.SMs || nk < 8 {
 		return 1
 	}
-	s := min(nk/4, 2*k.d.SMs/tiles, maxSplits)
-	if s < 2 || s*tiles*33*2*bm > k.sk.wsFloats || tiles > k.sk.cntN {
+	s := min(nk/4, 2*k.d.SMs/tiles, maxSplits, k.sk.wsFloats/(tiles*gemmWsFloats(bm, bn)))
+	if s < 2 || tiles > k.sk.cntN {
 		return 1
 	}
 	return s
 }
 
-// gemmRows is the row tile of the pipelined GEMMs: 128 (8 warps) when those tiles alone fill
-// the GPU, else 64 (4 warps) for twice the blocks.
+// gemmTiles is the tile (rows, columns) of pipelined GEMM kernel name: 128×128 for the
+// kernels that have it (gemmWideKernels) when N ≥ 256 and those tiles alone fill the GPU
+// (A is then read from L2 half as often as with 64 columns), else gemmRows × 64.
+func (k *Kernels) gemmTiles(name string, m, n int) (bm, bn int) {
+	if k.n128OK && gemmWideKernels[name] {
+		if k.gemmBN == 128 {
+			return 128, 128
+		}
+		if k.gemmBN == 0 && k.gemmBM == 0 && n >= 256 && ((m+127)/128)*((n+127)/128) >= k.d.SMs {
+			return 128, 128
+		}
+	}
+	return k.gemmRows(m, n), gemmTile
+}
+
+// gemmRows is the row tile of the pipelined GEMMs with 64 columns: 128 (8 warps) when those
+// tiles alone fill the GPU, else 64 (4 warps) for twice the blocks.
 func (k *Kernels) gemmRows(m, n int) int {
 	if k.gemmBM != 0 {
 		return k.gemmBM
@@ -84,31 +111,48 @@ func (k *Kernels) gemmRows(m, n int) int {
 	return 64
 }
 
-// gemmPipeShared is the dynamic shared memory of a pipelined GEMM with bm-row tiles: 4 stages
-// of an f32 A tile [bm][40] and a bf16 W tile [64][40] (gemm.cu, PSTAGE_BYTES).
-func gemmPipeShared(bm int) int { return 4 * (bm*40*4 + gemmTile*40*2) }
+// gemmPipeShared is the dynamic shared memory of a pipelined GEMM with bm×bn tiles: stages
+// (4; 3 for 128×128, two blocks per SM) of an f32 A tile [bm][40] and a bf16 W tile [bn][40]
+// (gemm.cu, PSTAGE_BYTES). 128×128: 92160 bytes, which the staged 128×136 f32 epilogue tile
+// (69632) fits.
+func gemmPipeShared(bm, bn int) int {
+	stages := 4
+	if bn == 128 {
+		stages = 3
+	}
+	return stages * (bm*40*4 + bn*40*2)
+}
 
 // gemmPipeKernels are the GEMM kernels with the pipelined mainloop; each has a _m64 twin.
 var gemmPipeKernels = []string{"gemm_bf16", "gemm_bf16_norm", "gemm_bf16_norm_geglu", "gemm_bf16_residual",
 	"gemm_bf16_merge", "gemm_bf16_split", "gemm_bf16_patch_out"}
 
+// gemmWideKernels also have a 128×128 twin, name_n128 (256 threads).
+var gemmWideKernels = map[string]bool{"gemm_bf16": true, "gemm_bf16_norm": true, "gemm_bf16_norm_geglu": true,
+	"gemm_bf16_residual": true}
+
 // launchGemm launches a tensor-core GEMM kernel with split K when it pays; the last two
 // kernel arguments are the split workspace and counters. gemm_bf16_patch_in is a 64×64
 // kernel holding all of K = 128 in static shared memory (128 threads, never split); the others
-// run name (128-row tiles, 256 threads) or name_m64 (64-row tiles, 128 threads).
+// run name (128×64 tiles, 256 threads), name_m64 (64×64, 128 threads) or name_n128 (128×128,
+// 256 threads), as gemmTiles picks.
 func (k *Kernels) launchGemm(name string, m, n, kk int, args ...any) error {
-	bm, block, shared := 64, block128, 0
+	bm, bn, block, shared := 64, gemmTile, block128, 0
 	if name != "gemm_bf16_patch_in" {
-		bm = k.gemmRows(m, n)
-		shared = gemmPipeShared(bm)
-		if bm == 64 {
+		bm, bn = k.gemmTiles(name, m, n)
+		shared = gemmPipeShared(bm, bn)
+		switch {
+		case bn == 128:
+			name += "_n128"
+			block = Dim{X: 256}
+		case bm == 64:
 			name += "_m64"
-		} else {
+		default:
 			block = Dim{X: 256}
 		}
 	}
-	grid := Dim{X: uint32((n + gemmTile - 1) / gemmTile), Y: uint32((m + bm - 1) / bm)}
-	s := k.splitsBM(bm, m, n, kk)
+	grid := Dim{X: uint32((n + bn - 1) / bn), Y: uint32((m + bm - 1) / bm)}
+	s := k.splitsBM(bm, bn, m, n, kk)
 	grid.Z = uint32(s)
 	ws, cnt := uint64(0), uint64(0)
 	if s > 1 {
@@ -159,7 +203,7 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 		}
 	}
 	bms := []int{128, 64}
-	if gemmPipeShared(128)+1024 > d.SharedOptIn { // + static bytes: 128-row tiles don't fit (sm_86, sm_89)
+	if gemmPipeShared(128, 64)+1024 > d.SharedOptIn { // + static bytes: 128-row tiles don't fit (sm_86, sm_89)
 		bms, k.gemmBM = bms[1:], 64
 	}
 	for _, f := range gemmPipeKernels {
@@ -168,10 +212,18 @@ func (d *Device) LoadKernels() (*Kernels, error) {
 			if bm == 64 {
 				name += "_m64"
 			}
-			if err := k.fn[name].SetMaxSharedMemory(gemmPipeShared(bm)); err != nil {
+			if err := k.fn[name].SetMaxSharedMemory(gemmPipeShared(bm, 64)); err != nil {
 				return nil, err
 			}
 		}
+	}
+	if gemmPipeShared(128, 128)+1024 <= d.SharedOptIn { // + static bytes
+		for f := range gemmWideKernels {
+			if err := k.fn[f+"_n128"].SetMaxSharedMemory(gemmPipeShared(128, 128)); err != nil {
+				return nil, err
+			}
+		}
+		k.n128OK = true
 	}
 	for _, c := range attnBlockWidths {
 		if n := attnBlockShared(c); n > 48<<10 {
@@ -201,7 +253,8 @@ var kernelNames = map[string][]string{
 	"gemm": {"gemm_bf16", "gemm_bf16_norm", "gemm_bf16_norm_geglu", "gemm_bf16_residual", "gemm_bf16_merge",
 		"gemm_bf16_split", "gemm_bf16_patch_in", "gemm_bf16_patch_out", "gemm_f32", "gemm_f32_wbf16",
 		"gemm_bf16_m64", "gemm_bf16_norm_m64", "gemm_bf16_norm_geglu_m64", "gemm_bf16_residual_m64",
-		"gemm_bf16_merge_m64", "gemm_bf16_split_m64", "gemm_bf16_patch_out_m64"},
+		"gemm_bf16_merge_m64", "gemm_bf16_split_m64", "gemm_bf16_patch_out_m64",
+		"gemm_bf16_n128", "gemm_bf16_norm_n128", "gemm_bf16_norm_geglu_n128", "gemm_bf16_residual_n128"},
 	"generic": {"copy_strided", "binary_bcast", "unary", "affine", "geglu", "modulate", "norm_rows", "softmax_rows",
 		"group_norm", "reduce_axis", "conv2d", "upsample_nearest", "window", "rope2d", "fourier", "cast", "attention_rows"},
 	"attention":  {"attention"},

@@ -9,8 +9,6 @@
 // mma.sync m16n8k16 runs on sm_80 and newer (the PTX targets compute_80).
 #include "common.cuh"
 
-#define BN 64
-
 enum { A_PLAIN = 0, A_MERGE = 1 };
 enum { E_STORE = 0, E_RESIDUAL = 1, E_GEGLU = 2, E_SPLIT = 3, E_PATCHOUT = 4 };
 
@@ -31,7 +29,7 @@ struct GemmArgs {
   const float* fac;  // E_SPLIT: lerp weight, one float on the device
   const float* x;    // E_PATCHOUT: the noisy roll [B,3,H,W] for the mix
   const float* scal; // per sample (c_in, c_skip, c_out, c_noise), from the mapping kernel
-  float* ws;         // split K (gridDim.z > 1): partial tiles [split][tile][33][128]
+  float* ws;         // split K (gridDim.z > 1): partial tiles [split][tile][NV + 1][T] (gemm_finish)
   unsigned* cnt;     // split K: arrivals per tile, reset to 0 by the last block
 };
 
@@ -49,33 +47,39 @@ __device__ __forceinline__ void store1(const GemmArgs& p, int m, int n, float v)
 }
 
 // ---- Pipelined mainloop (every GEMM but gemm_bf16_patch_in, below) ----
-// BMP×64 output tile (BMP = 128: 8 warps, or 64: 4 warps; each warp 32×32), k tiles of 32 in a
-// PSTAGES-deep cp.async ring: A arrives as f32 (converted to bf16 while building the mma
-// fragments), W as bf16. With NORM a pass over each landed A tile sums the rows' squares and
-// multiplies by the scale row in place. Dynamic shared memory: gemm_pipe_smem(BMP) bytes.
+// BMP×BNP output tile: 128×64 (8 warps of 32×32), 64×64 (4 warps of 32×32) or 128×128 (8 warps
+// of 32×64, the plain store / residual / GEGLU kernels only), k tiles of 32 in an ST-deep
+// cp.async ring (4 stages; 3 for 128×128, so that two blocks share an SM): A arrives as f32
+// (converted to bf16 while building the mma fragments), W as bf16. With NORM a pass over each
+// landed A tile sums the rows' squares and multiplies by the scale row in place. Dynamic shared
+// memory: ST · PSTAGE_BYTES(BMP, BNP) bytes (gemmPipeShared in gpu/cuda/kernels.go).
 #define PBK 32
-#define PSTAGES 4
 #define PAP 40 // f32 A row pitch in floats (160 B ≡ 8 banks): conflict-free float2 fragment reads
 #define PWP 40 // bf16 W row pitch in elements (80 B): conflict-free ldmatrix rows
 #define PA_BYTES(bm) ((bm) * PAP * 4)
-#define PW_BYTES (BN * PWP * 2)
-#define PSTAGE_BYTES(bm) (PA_BYTES(bm) + PW_BYTES)
+#define PW_BYTES(bn) ((bn) * PWP * 2)
+#define PSTAGE_BYTES(bm, bn) (PA_BYTES(bm) + PW_BYTES(bn))
 
 __device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
 
-template <int EM, bool NORM, int T, int BMP>
-__device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4][4], float ss, int m0, int n0,
+// acc[mi][ni][e]: the warp's 32 × (8·NI) sub-tile, rows wm + mi·16 + g (+8 for e ≥ 2), columns
+// wn + ni·8 + 2tq (+1 for odd e).
+template <int EM, bool NORM, int T, int BMP, int BNP, int ST, int NI>
+__device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][NI][4], float ss, int m0, int n0,
                                             int wm, int wn) {
   __shared__ float rs[BMP];
   __shared__ int last;
+  constexpr int NV = 2 * NI * 4; // accumulators per thread
   const int tid = threadIdx.x, lane = tid & 31, g = lane >> 2, tq = lane & 3;
   const int S = gridDim.z, z = blockIdx.z;
   if (S > 1) { // deterministic split-K reduction by the last block to arrive
+    // workspace per tile and split: NV accumulators and the sum of squares per thread
+    // ((NV + 1)·T floats: gemmWsFloats in gpu/cuda/kernels.go)
     const int tile = blockIdx.y * gridDim.x + blockIdx.x, ntiles = gridDim.x * gridDim.y;
-    float* wp = p.ws + (size_t)(z * ntiles + tile) * 33 * T + tid;
+    float* wp = p.ws + (size_t)(z * ntiles + tile) * (NV + 1) * T + tid;
 #pragma unroll
-    for (int i = 0; i < 32; i++) wp[i * T] = acc[i >> 4][(i >> 2) & 3][i & 3];
-    wp[32 * T] = ss;
+    for (int i = 0; i < NV; i++) wp[i * T] = acc[i / (NI * 4)][(i >> 2) % NI][i & 3];
+    wp[NV * T] = ss;
     asm volatile("membar.gl;" ::: "memory");
     __syncthreads();
     if (tid == 0) {
@@ -87,13 +91,13 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
     if (!last) return;
     asm volatile("membar.gl;" ::: "memory");
 #pragma unroll
-    for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] = 0.f;
+    for (int i = 0; i < NV; i++) acc[i / (NI * 4)][(i >> 2) % NI][i & 3] = 0.f;
     ss = 0.f;
     for (int zz = 0; zz < S; zz++) {
-      const volatile float* rp = p.ws + (size_t)(zz * ntiles + tile) * 33 * T + tid;
+      const volatile float* rp = p.ws + (size_t)(zz * ntiles + tile) * (NV + 1) * T + tid;
 #pragma unroll
-      for (int i = 0; i < 32; i++) acc[i >> 4][(i >> 2) & 3][i & 3] += rp[i * T];
-      ss += rp[32 * T];
+      for (int i = 0; i < NV; i++) acc[i / (NI * 4)][(i >> 2) % NI][i & 3] += rp[i * T];
+      ss += rp[NV * T];
     }
     if (tid == 0) p.cnt[tile] = 0; // ready for the next launch (graph replays)
   }
@@ -105,15 +109,15 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
   }
 
   // E_STORE / E_RESIDUAL / E_GEGLU: stage the finished tile in the pipeline's shared memory,
-  // then write it back as float4s of consecutive columns (16 threads per 256-byte tile row; 8 per
-  // 128-byte GEGLU row), residual reading C the same way with every load in flight before the
-  // first store. Needs the output's columns and pitch multiples of 4 and c 16-byte aligned (else
-  // the per-fragment path below); partial tiles are handled per float4 (the column count is a
-  // multiple of 4, so a float4 is wholly in or out).
+  // then write it back as float4s of consecutive columns (BNP/4 threads per tile row, BNP/8 per
+  // GEGLU row: 16 / 8 for 64 columns, 32 / 16 for 128), residual reading C the same way with
+  // every load in flight before the first store. Needs the output's columns and pitch multiples
+  // of 4 and c 16-byte aligned (else the per-fragment path below); partial tiles are handled per
+  // float4 (the column count is a multiple of 4, so a float4 is wholly in or out).
   if (EM == E_STORE || EM == E_RESIDUAL || EM == E_GEGLU) {
-    constexpr int OC = EM == E_GEGLU ? BN / 2 : BN;   // output columns of the tile
-    constexpr int SP = OC + (EM == E_GEGLU ? 4 : 8);  // 36 / 72 floats: conflict-free fragment stores
-    static_assert(BMP * SP * 4 <= PSTAGES * PSTAGE_BYTES(BMP), "epilogue staging exceeds the pipeline's shared memory");
+    constexpr int OC = EM == E_GEGLU ? BNP / 2 : BNP;  // output columns of the tile
+    constexpr int SP = OC + (EM == E_GEGLU ? 4 : 8);   // 36 / 72 (68 / 136) floats: conflict-free fragment stores
+    static_assert(BMP * SP * 4 <= ST * PSTAGE_BYTES(BMP, BNP), "epilogue staging exceeds the pipeline's shared memory");
     const int no = EM == E_GEGLU ? p.N >> 1 : p.N, c0 = EM == E_GEGLU ? n0 >> 1 : n0;
     if ((no & 3) == 0 && (p.ldc & 3) == 0 && ((size_t)p.c & 15) == 0) {
       extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
@@ -126,7 +130,7 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
           const int rl = wm + mi * 16 + g + half * 8;
           const float f = NORM ? rs[rl] : 1.f;
 #pragma unroll
-          for (int ni = 0; ni < 4; ni++) {
+          for (int ni = 0; ni < NI; ni++) {
             const int nl = wn + ni * 8 + tq * 2;
             const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
             if (EM == E_GEGLU) stg[rl * SP + (nl >> 1)] = v0 * gelu_tanh(v1); // banks 4g + tq
@@ -173,7 +177,8 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
   if (EM == E_PATCHOUT) { // N = 48, one column tile: stage the tile's features, then write 4-pixel groups
     extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
     constexpr int SP = BMP + 4; // [48][SP] floats: fragment stores hit banks 8·tq + g, conflict-free
-    static_assert(48 * SP * 4 <= PSTAGES * PSTAGE_BYTES(BMP), "patch-out staging exceeds the pipeline's shared memory");
+    static_assert(EM != E_PATCHOUT || (BNP == 64 && 48 * SP * 4 <= ST * PSTAGE_BYTES(BMP, BNP)),
+                  "patch-out staging exceeds the pipeline's shared memory");
     float* stg = (float*)smem;
     __syncthreads(); // every warp is done with the mainloop's tiles
 #pragma unroll
@@ -183,7 +188,7 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
         const int rl = wm + mi * 16 + g + half * 8;
         const float f = NORM ? rs[rl] : 1.f;
 #pragma unroll
-        for (int ni = 0; ni < 4; ni++) {
+        for (int ni = 0; ni < NI; ni++) {
           const int nl = wn + ni * 8 + tq * 2;
           if (nl < 48) {
             stg[nl * SP + rl] = acc[mi][ni][half * 2] * f;
@@ -225,7 +230,7 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
   // E_SPLIT: load every skip value before the first store (c may alias skip, so the compiler
   // would otherwise serialise each load behind the previous store).
   float fac = 0.f;
-  float2 sk[2][2][4];
+  float2 sk[2][2][NI];
   if (EM == E_SPLIT) {
     fac = *p.fac;
     const int wo = p.W >> 1, ho = p.H >> 1, c = p.N >> 2;
@@ -237,7 +242,7 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
         const int b = m / (ho * wo), rem = m - b * ho * wo, r = rem / wo, t = rem - r * wo;
         const size_t rowd = ((size_t)(b * p.H + 2 * r) * p.W + 2 * t) * c;
 #pragma unroll
-        for (int ni = 0; ni < 4; ni++) {
+        for (int ni = 0; ni < NI; ni++) {
           const int n = n0 + wn + ni * 8 + tq * 2, ij = n / c, ch = n - ij * c;
           sk[mi][half][ni] = float2{0.f, 0.f};
           if (m < p.M && n < p.N)
@@ -259,7 +264,7 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
         rowd = ((size_t)(b * p.H + 2 * r) * p.W + 2 * t) * c;
       }
 #pragma unroll
-      for (int ni = 0; ni < 4; ni++) {
+      for (int ni = 0; ni < NI; ni++) {
         const int n = n0 + wn + ni * 8 + tq * 2;
         if (n >= p.N) continue;
         const float v0 = acc[mi][ni][half * 2] * f, v1 = acc[mi][ni][half * 2 + 1] * f;
@@ -292,22 +297,23 @@ __device__ __forceinline__ void gemm_finish(const GemmArgs& p, float (&acc)[2][4
   }
 }
 
-template <int BMP, int AM, int EM, bool NORM>
+template <int BMP, int BNP, int ST, int AM, int EM, bool NORM>
 __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
-  constexpr int T = 2 * BMP;          // threads
+  constexpr int T = 2 * BMP;          // threads: warps of 32 rows × BNP/2 columns, two per row band
+  constexpr int NI = BNP / 16;        // n8 fragments per warp (4 or 8)
   constexpr int AR = BMP * 8 / T;     // 16-byte A pieces per thread and k tile (4)
-  constexpr int WR = BN * 4 / T;      // 16-byte W pieces per thread and k tile (1 or 2)
+  constexpr int WR = BNP * 4 / T;     // 16-byte W pieces per thread and k tile (1 or 2)
   extern __shared__ __attribute__((aligned(16))) unsigned char smem[];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, tq = lane & 3;
-  const int m0 = blockIdx.y * BMP, n0 = blockIdx.x * BN;
-  const int wm = (warp >> 1) * 32, wn = (warp & 1) * 32;
+  const int m0 = blockIdx.y * BMP, n0 = blockIdx.x * BNP;
+  const int wm = (warp >> 1) * 32, wn = (warp & 1) * (BNP / 2);
 
-  float acc[2][4][4];
+  float acc[2][NI][4];
 #pragma unroll
   for (int i = 0; i < 2; i++)
 #pragma unroll
-    for (int j = 0; j < 4; j++)
+    for (int j = 0; j < NI; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) acc[i][j][e] = 0.f;
 
@@ -335,8 +341,8 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
   }
 
   auto load = [&](int stage, int k0) {
-    float* As = (float*)(smem + stage * PSTAGE_BYTES(BMP));
-    bf16* Ws = (bf16*)(smem + stage * PSTAGE_BYTES(BMP) + PA_BYTES(BMP));
+    float* As = (float*)(smem + stage * PSTAGE_BYTES(BMP, BNP));
+    bf16* Ws = (bf16*)(smem + stage * PSTAGE_BYTES(BMP, BNP) + PA_BYTES(BMP));
     int koff = k0 + ac;
     if (AM == A_MERGE) { // channels c = K/4 are a multiple of 16: a piece stays in one pixel
       const int c = p.K >> 2, ij = koff / c, ch = koff - ij * c;
@@ -355,13 +361,18 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
   const int nkAll = p.K / PBK, S = gridDim.z, z = blockIdx.z;
   const int kb = nkAll * z / S, ke = nkAll * (z + 1) / S, nk = ke - kb;
 #pragma unroll
-  for (int s = 0; s < PSTAGES - 1; s++) {
+  for (int s = 0; s < ST - 1; s++) {
     if (s < nk) load(s, (kb + s) * PBK);
     cp_async_commit(); // empty groups keep the wait counts uniform
   }
   if (EM == E_RESIDUAL && z == 0) { // pull this tile's C into L2 now: the epilogue's read then hits L2
-    const int m = m0 + (tid >> 1), n = n0 + (tid & 1) * 32; // T = 2·BMP: one 128-byte half row each
-    if (m < p.M && n < p.N) asm volatile("prefetch.global.L2 [%0];" ::"l"(p.c + (size_t)m * p.ldc + n));
+    constexpr int LPR = BNP / 32, LSH = LPR == 4 ? 2 : 1; // 128-byte lines per tile row (2 or 4)
+    static_assert(LPR == 1 << LSH, "64 or 128 columns");
+#pragma unroll
+    for (int u = 0; u < LPR / 2; u++) { // T = 2·BMP: LPR / 2 lines each
+      const int m = m0 + ((tid + u * T) >> LSH), n = n0 + (tid & (LPR - 1)) * 32;
+      if (m < p.M && n < p.N) asm volatile("prefetch.global.L2 [%0];" ::"l"(p.c + (size_t)m * p.ldc + n));
+    }
   }
 
   float ss = 0.f; // NORM: sum of squares of row tid/2, half tid&1 of every k tile
@@ -369,11 +380,11 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
   if (NORM) sb = (imin(m0 + (tid >> 1), p.M - 1) / p.rowsPerBatch) * p.scaleStride;
 
   for (int it = 0; it < nk; it++) {
-    cp_async_wait<PSTAGES - 2>();
-    __syncthreads(); // tile it landed for all threads; slot (it−1) % PSTAGES is free
-    const int st = it % PSTAGES;
-    float* As = (float*)(smem + st * PSTAGE_BYTES(BMP));
-    const bf16* Ws = (const bf16*)(smem + st * PSTAGE_BYTES(BMP) + PA_BYTES(BMP));
+    cp_async_wait<ST - 2>();
+    __syncthreads(); // tile it landed for all threads; slot (it−1) % ST is free
+    const int st = it % ST;
+    float* As = (float*)(smem + st * PSTAGE_BYTES(BMP, BNP));
+    const bf16* Ws = (const bf16*)(smem + st * PSTAGE_BYTES(BMP, BNP) + PA_BYTES(BMP));
     if (NORM) {
       float* r = As + (tid >> 1) * PAP + (tid & 1) * 16;
       const float* sc = p.scale + sb + (kb + it) * PBK + (tid & 1) * 16;
@@ -387,11 +398,14 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
       }
       __syncthreads();
     }
-    if (it + PSTAGES - 1 < nk) load((it + PSTAGES - 1) % PSTAGES, (kb + it + PSTAGES - 1) * PBK);
+    if (it + ST - 1 < nk) load((it + ST - 1) % ST, (kb + it + ST - 1) * PBK);
     cp_async_commit();
-#pragma unroll
+    // The 128×128 kernels keep their two k steps a loop: unrolled, they need a few registers over
+    // the 128 that two blocks per SM allow (ptxas spills: NORM on sm_90, the plain store on sm_80).
+    constexpr int KSU = NI == 8 ? 1 : PBK / 16;
+#pragma unroll KSU
     for (int kk = 0; kk < PBK; kk += 16) {
-      uint32_t af[2][4], bfr[4][2];
+      uint32_t af[2][4], bfr[NI][2];
 #pragma unroll
       for (int mi = 0; mi < 2; mi++) { // a0 (g, 2tq..), a1 (g+8, 2tq..), a2 (g, 2tq+8..), a3 (g+8, 2tq+8..)
         const float* r0 = As + (wm + mi * 16 + g) * PAP + kk + 2 * tq;
@@ -401,7 +415,7 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
         af[mi][2] = pack_bf16(x2.x, x2.y), af[mi][3] = pack_bf16(x3.x, x3.y);
       }
 #pragma unroll
-      for (int nj = 0; nj < 2; nj++) {
+      for (int nj = 0; nj < NI / 2; nj++) {
         uint32_t r[4];
         ldsm_x4(r, Ws + (wn + nj * 16 + (lane & 7) + ((lane >> 4) << 3)) * PWP + kk + ((lane >> 3) & 1) * 8);
         bfr[2 * nj][0] = r[0], bfr[2 * nj][1] = r[1], bfr[2 * nj + 1][0] = r[2], bfr[2 * nj + 1][1] = r[3];
@@ -409,12 +423,12 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
 #pragma unroll
       for (int mi = 0; mi < 2; mi++)
 #pragma unroll
-        for (int ni = 0; ni < 4; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
+        for (int ni = 0; ni < NI; ni++) mma16816(acc[mi][ni], af[mi], bfr[ni]);
     }
   }
   cp_async_wait<0>();
 
-  gemm_finish<EM, NORM, T, BMP>(p, acc, ss, m0, n0, wm, wn);
+  gemm_finish<EM, NORM, T, BMP, BNP, ST, NI>(p, acc, ss, m0, n0, wm, wn);
 }
 
 #define GEMM_ARGS_BASE                                                                            \
@@ -422,45 +436,55 @@ __device__ __forceinline__ void gemm_pipe(const GemmArgs& p) {
   p.a = a, p.w = w, p.c = c, p.M = M, p.N = N, p.K = K, p.lda = K, p.ldc = N, p.alpha = 1.f; \
   p.ws = ws, p.cnt = cnt;
 
-// Each pipelined kernel comes in two tiles: NAME (128 rows, 8 warps) and NAME_m64 (64 rows,
-// 4 warps, for grids that would not fill the GPU); gpu/cuda/kernels.go picks one per launch.
+// Each pipelined kernel comes in two tiles: NAME (128×64, 8 warps) and NAME_m64 (64×64,
+// 4 warps, for grids that would not fill the GPU); the plain store / residual / GEGLU kernels
+// (GEMM_KERNEL_WIDE) also in NAME_n128 (128×128, 8 warps, 3 stages: A is read from L2 half as
+// often for wide N); gpu/cuda/kernels.go picks one per launch.
 #define GEMM_KERNEL(NAME, PARAMS, SETUP, AM, EM, NORM)                                    \
   extern "C" __global__ void __launch_bounds__(256, 2) NAME PARAMS {                      \
     GEMM_ARGS_BASE                                                                        \
     SETUP;                                                                                \
-    gemm_pipe<128, AM, EM, NORM>(p);                                                      \
+    gemm_pipe<128, 64, 4, AM, EM, NORM>(p);                                               \
   }                                                                                       \
   extern "C" __global__ void __launch_bounds__(128) NAME##_m64 PARAMS {                   \
     GEMM_ARGS_BASE                                                                        \
     SETUP;                                                                                \
-    gemm_pipe<64, AM, EM, NORM>(p);                                                       \
+    gemm_pipe<64, 64, 4, AM, EM, NORM>(p);                                                \
+  }
+
+#define GEMM_KERNEL_WIDE(NAME, PARAMS, SETUP, AM, EM, NORM)                               \
+  GEMM_KERNEL(NAME, PARAMS, SETUP, AM, EM, NORM)                                          \
+  extern "C" __global__ void __launch_bounds__(256, 2) NAME##_n128 PARAMS {               \
+    GEMM_ARGS_BASE                                                                        \
+    SETUP;                                                                                \
+    gemm_pipe<128, 128, 3, AM, EM, NORM>(p);                                              \
   }
 
 // c = alpha·a·wᵀ (+ bias), optional SiLU. a [M,K] f32, w [N,K] bf16, c [M,N] f32.
-GEMM_KERNEL(gemm_bf16,
-            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* bias, int act,
-             float alpha, float* ws, unsigned* cnt),
-            (p.bias = bias, p.act = act, p.alpha = alpha), A_PLAIN, E_STORE, false)
+GEMM_KERNEL_WIDE(gemm_bf16,
+                 (const float* a, const bf16* w, float* c, int M, int N, int K, const float* bias, int act,
+                  float alpha, float* ws, unsigned* cnt),
+                 (p.bias = bias, p.act = act, p.alpha = alpha), A_PLAIN, E_STORE, false)
 
 // c = (rms(a)·scale[b]) · wᵀ with scale [B, scaleStride] (adaptive RMS norm, scale = 1 + s).
-GEMM_KERNEL(gemm_bf16_norm,
-            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale,
-             int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt),
-            (p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps),
-            A_PLAIN, E_STORE, true)
+GEMM_KERNEL_WIDE(gemm_bf16_norm,
+                 (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale,
+                  int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt),
+                 (p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch, p.eps = eps),
+                 A_PLAIN, E_STORE, true)
 
 // c [M, N/2] = GEGLU of (rms(a)·scale[b])·wᵀ, w's rows interleaved (a_0, g_0, a_1, g_1, …).
-GEMM_KERNEL(gemm_bf16_norm_geglu,
-            (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale,
-             int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt),
-            (p.ldc = N / 2, p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch,
-             p.eps = eps),
-            A_PLAIN, E_GEGLU, true)
+GEMM_KERNEL_WIDE(gemm_bf16_norm_geglu,
+                 (const float* a, const bf16* w, float* c, int M, int N, int K, const float* scale,
+                  int scaleStride, int rowsPerBatch, float eps, float* ws, unsigned* cnt),
+                 (p.ldc = N / 2, p.scale = scale, p.scaleStride = scaleStride, p.rowsPerBatch = rowsPerBatch,
+                  p.eps = eps),
+                 A_PLAIN, E_GEGLU, true)
 
 // c += a·wᵀ (residual).
-GEMM_KERNEL(gemm_bf16_residual,
-            (const float* a, const bf16* w, float* c, int M, int N, int K, float* ws, unsigned* cnt), (void)0,
-            A_PLAIN, E_RESIDUAL, false)
+GEMM_KERNEL_WIDE(gemm_bf16_residual,
+                 (const float* a, const bf16* w, float* c, int M, int N, int K, float* ws, unsigned* cnt), (void)0,
+                 A_PLAIN, E_RESIDUAL, false)
 
 // 2×2 token merge of a [B,H,W,K/4] then c [B·H/2·W/2, N] = merged·wᵀ.
 GEMM_KERNEL(gemm_bf16_merge,
