@@ -19,6 +19,65 @@ func attnBlockRef(x, wqkv, wout, qn, kn, rope []float32, B, H, W, C, wh, ww, sh,
 	return linRef(attnRef(q32, qn, kn, rope, B, H, W, C, wh, ww, sh, sw), wout, t, C, C)
 }
 
+// attnLayer is a random attention half for the fused kernels' tests (x, the projections, the
+// q/k norm weights, each sample's adaptive scale row, the RoPE table) on the host and, with
+// the three-kernel path's scratch, on the device.
+type attnLayer struct {
+	B, H, W, C                   int
+	x, wqkv, wout, qn, kn, scale []float32
+	rope                         []float32
+	WQ, WO, QN, KN, R, S, QKV, O buf
+}
+
+func newAttnLayer(t *testing.T, d *Device, r *rand.Rand, B, H, W, C int) *attnLayer {
+	tok := B * H * W
+	l := &attnLayer{B: B, H: H, W: W, C: C,
+		x:    randn(r, tok*C, 1),
+		wqkv: randn(r, 3*C*C, 1/math.Sqrt(float64(C))), wout: randn(r, C*C, 1/math.Sqrt(float64(C))),
+		qn: randn(r, 64, 0.2), kn: randn(r, 64, 0.2), scale: randn(r, B*C, 0.3),
+		rope: RoPETable(max(H, W), 1000)}
+	for i := range l.qn {
+		l.qn[i] += 1
+		l.kn[i] += 1
+	}
+	for i := range l.scale {
+		l.scale[i] += 1
+	}
+	l.WQ, l.WO = d.tbufBF16(t, l.wqkv), d.tbufBF16(t, l.wout)
+	l.QN, l.KN, l.R, l.S = d.tbuf(t, l.qn), d.tbuf(t, l.kn), d.tbuf(t, l.rope), d.tbuf(t, l.scale)
+	l.QKV, l.O = d.poisoned(t, tok*3*C), d.poisoned(t, tok*C)
+	return l
+}
+
+func (l *attnLayer) free(d *Device) {
+	for _, b := range []buf{l.WQ, l.WO, l.QN, l.KN, l.R, l.S, l.QKV, l.O} {
+		d.Free(b.ptr, b.size)
+	}
+}
+
+// threeKernels runs the path the fused kernels replace on x: GemmNorm (qkv), Attention (wh = 0:
+// global), GemmResidual (out).
+func (l *attnLayer) threeKernels(k *Kernels, x buf, wh, ww, sh, sw, stride int) error {
+	tok, c := l.B*l.H*l.W, l.C
+	if err := k.GemmNorm(x.ptr, l.WQ.ptr, l.QKV.ptr, tok, 3*c, c, l.S.ptr, stride, l.H*l.W, 1e-6); err != nil {
+		return err
+	}
+	if err := k.Attention(l.QKV.ptr, l.O.ptr, l.QN.ptr, l.KN.ptr, l.R.ptr, l.B, l.H, l.W, c, wh, ww, sh, sw, 1e-6); err != nil {
+		return err
+	}
+	return k.GemmResidual(l.O.ptr, l.WO.ptr, x.ptr, tok, c, c)
+}
+
+// updates returns the fused kernel's and the three kernels' updates to x, got − x and three − x.
+func (l *attnLayer) updates(got, three []float32) ([]float32, []float64) {
+	three64 := make([]float64, len(three))
+	for i := range got {
+		got[i] -= l.x[i]
+		three64[i] = float64(three[i]) - float64(l.x[i])
+	}
+	return got, three64
+}
+
 func TestAttentionBlock(t *testing.T) {
 	d, k := kernelsOrSkip(t)
 	r := rand.New(rand.NewPCG(rand.Uint64(), 8))
@@ -38,50 +97,19 @@ func TestAttentionBlock(t *testing.T) {
 			}
 			name := fmt.Sprintf("attention block c=%d %d×%d×%d win %dx%d shift (%d,%d) stride %d", c, B, H, W, cs.wh, cs.ww, cs.sh, cs.sw, stride)
 			err := d.Do(func() error {
-				tok := B * H * W
-				x := randn(r, tok*c, 1)
-				wqkv := randn(r, 3*c*c, 1/math.Sqrt(float64(c)))
-				wout := randn(r, c*c, 1/math.Sqrt(float64(c)))
-				qn, kn := randn(r, 64, 0.2), randn(r, 64, 0.2)
-				for i := range qn {
-					qn[i] += 1
-					kn[i] += 1
-				}
-				scale := randn(r, B*c, 0.3)
-				for i := range scale {
-					scale[i] += 1
-				}
-				rope := RoPETable(max(H, W), 1000)
-				X, X3 := d.tbuf(t, x), d.tbuf(t, x)
-				WQ, WO := d.tbufBF16(t, wqkv), d.tbufBF16(t, wout)
-				QN, KN, R, S := d.tbuf(t, qn), d.tbuf(t, kn), d.tbuf(t, rope), d.tbuf(t, scale)
-				QKV, O := d.poisoned(t, tok*3*c), d.poisoned(t, tok*c)
-				defer func() {
-					for _, b := range []buf{X, X3, WQ, WO, QN, KN, R, S, QKV, O} {
-						d.Free(b.ptr, b.size)
-					}
-				}()
-				if err := k.AttentionBlock(X.ptr, WQ.ptr, WO.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, cs.wh, cs.ww, cs.sh, cs.sw, S.ptr, stride, 1e-6); err != nil {
+				l := newAttnLayer(t, d, r, B, H, W, c)
+				defer l.free(d)
+				X, X3 := d.tbuf(t, l.x), d.tbuf(t, l.x)
+				defer func() { d.Free(X.ptr, X.size); d.Free(X3.ptr, X3.size) }()
+				if err := k.AttentionBlock(X.ptr, l.WQ.ptr, l.WO.ptr, l.QN.ptr, l.KN.ptr, l.R.ptr, B, H, W, c, cs.wh, cs.ww, cs.sh, cs.sw, l.S.ptr, stride, 1e-6); err != nil {
 					return err
 				}
-				// the three kernels it replaces, on a copy of x
-				if err := k.GemmNorm(X3.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, stride, H*W, 1e-6); err != nil {
+				if err := l.threeKernels(k, X3, cs.wh, cs.ww, cs.sh, cs.sw, stride); err != nil { // on a copy of x
 					return err
 				}
-				if err := k.Attention(QKV.ptr, O.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, cs.wh, cs.ww, cs.sh, cs.sw, 1e-6); err != nil {
-					return err
-				}
-				if err := k.GemmResidual(O.ptr, WO.ptr, X3.ptr, tok, c, c); err != nil {
-					return err
-				}
-				got, three := d.get(t, X), d.get(t, X3)
-				three64 := make([]float64, len(three))
-				for i := range got { // compare the updates, not x itself
-					got[i] -= x[i]
-					three64[i] = float64(three[i]) - float64(x[i])
-				}
-				expect(t, name+" vs 3 kernels", got, three64, tolBF16)
-				expect(t, name+" vs float64", got, attnBlockRef(x, wqkv, wout, qn, kn, rope, B, H, W, c, cs.wh, cs.ww, cs.sh, cs.sw, scale, stride), tolBF16)
+				got, three := l.updates(d.get(t, X), d.get(t, X3)) // compare the updates, not x itself
+				expect(t, name+" vs 3 kernels", got, three, tolBF16)
+				expect(t, name+" vs float64", got, attnBlockRef(l.x, l.wqkv, l.wout, l.qn, l.kn, l.rope, B, H, W, c, cs.wh, cs.ww, cs.sh, cs.sw, l.scale, stride), tolBF16)
 				return nil
 			})
 			if err != nil {

@@ -36,31 +36,17 @@ func TestGlobalAttentionBlock(t *testing.T) {
 		for _, stride := range []int{c, 0} {
 			name := fmt.Sprintf("global attention block c=%d grid %dx%d stride %d", c, H, W, stride)
 			err := d.Do(func() error {
-				tok := B * H * W
-				x := randn(r, tok*c, 1)
-				wqkv := randn(r, 3*c*c, 1/math.Sqrt(float64(c)))
-				wout := randn(r, c*c, 1/math.Sqrt(float64(c)))
-				qn, kn := randn(r, 64, 0.2), randn(r, 64, 0.2)
-				for i := range qn {
-					qn[i] += 1
-					kn[i] += 1
-				}
-				scale := randn(r, B*c, 0.3)
-				for i := range scale {
-					scale[i] += 1
-				}
-				rope := RoPETable(max(H, W), 1000)
+				l := newAttnLayer(t, d, r, B, H, W, c)
+				defer l.free(d)
+				x := l.x
 				X, X2, X3 := d.tbuf(t, x), d.tbuf(t, x), d.tbuf(t, x)
-				WQ, WO := d.tbufBF16(t, wqkv), d.tbufBF16(t, wout)
-				QN, KN, R, S := d.tbuf(t, qn), d.tbuf(t, kn), d.tbuf(t, rope), d.tbuf(t, scale)
-				QKV, O := d.poisoned(t, tok*3*c), d.poisoned(t, tok*c)
 				defer func() {
-					for _, b := range []buf{X, X2, X3, WQ, WO, QN, KN, R, S, QKV, O} {
+					for _, b := range []buf{X, X2, X3} {
 						d.Free(b.ptr, b.size)
 					}
 				}()
 				for _, xb := range []buf{X, X2} { // twice: the result must not depend on timing
-					if err := k.GlobalAttentionBlock(xb.ptr, WQ.ptr, WO.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, S.ptr, stride, 1e-6); err != nil {
+					if err := k.GlobalAttentionBlock(xb.ptr, l.WQ.ptr, l.WO.ptr, l.QN.ptr, l.KN.ptr, l.R.ptr, B, H, W, c, l.S.ptr, stride, 1e-6); err != nil {
 						return err
 					}
 				}
@@ -73,7 +59,7 @@ func TestGlobalAttentionBlock(t *testing.T) {
 						xb := d.tbuf(t, x)
 						split = append(split, xb)
 						d.SMs = n * c / 64 * B
-						err := k.GlobalAttentionBlock(xb.ptr, WQ.ptr, WO.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, S.ptr, stride, 1e-6)
+						err := k.GlobalAttentionBlock(xb.ptr, l.WQ.ptr, l.WO.ptr, l.QN.ptr, l.KN.ptr, l.R.ptr, B, H, W, c, l.S.ptr, stride, 1e-6)
 						d.SMs = sms
 						if err != nil {
 							return err
@@ -85,14 +71,7 @@ func TestGlobalAttentionBlock(t *testing.T) {
 						d.Free(b.ptr, b.size)
 					}
 				}()
-				// the three kernels it replaces, on a copy of x
-				if err := k.GemmNorm(X3.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, stride, H*W, 1e-6); err != nil {
-					return err
-				}
-				if err := k.Attention(QKV.ptr, O.ptr, QN.ptr, KN.ptr, R.ptr, B, H, W, c, 0, 0, 0, 0, 1e-6); err != nil {
-					return err
-				}
-				if err := k.GemmResidual(O.ptr, WO.ptr, X3.ptr, tok, c, c); err != nil {
+				if err := l.threeKernels(k, X3, 0, 0, 0, 0, stride); err != nil { // on a copy of x
 					return err
 				}
 				got, again, three := d.get(t, X), d.get(t, X2), d.get(t, X3)
@@ -111,13 +90,9 @@ func TestGlobalAttentionBlock(t *testing.T) {
 						}
 					}
 				}
-				three64 := make([]float64, len(three))
-				for i := range got { // compare the updates, not x itself
-					got[i] -= x[i]
-					three64[i] = float64(three[i]) - float64(x[i])
-				}
+				got, three64 := l.updates(got, three) // compare the updates, not x itself
 				expect(t, name+" vs 3 kernels", got, three64, tolBF16)
-				expect(t, name+" vs float64", got, attnBlockRef(x, wqkv, wout, qn, kn, rope, B, H, W, c, 0, 0, 0, 0, scale, stride), tolBF16)
+				expect(t, name+" vs float64", got, attnBlockRef(x, l.wqkv, l.wout, l.qn, l.kn, l.rope, B, H, W, c, 0, 0, 0, 0, l.scale, stride), tolBF16)
 				return nil
 			})
 			if err != nil {
