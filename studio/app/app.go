@@ -473,6 +473,17 @@ func (a *App) ExportMIDI() ([]byte, error) {
 	return data, nil
 }
 
+// title names the song in the toolbar: the project's name once the server gave it, else its id.
+func (a *App) title() string {
+	if s := a.sess(); s != nil && s.Name() != "" {
+		return s.Name()
+	}
+	if a.cfg.Project == "" {
+		return "local song"
+	}
+	return a.cfg.Project
+}
+
 // session returns the open session (nil before it opened or without a server).
 func (a *App) sess() *sync.Session {
 	a.mu.Lock()

@@ -7,6 +7,7 @@ import (
 // State is what end-to-end tests observe (see README.md, "Test hooks").
 type State struct {
 	Ready       bool    `json:"ready"`      // the project is open and the roll is up
+	Title       string  `json:"title"`      // the song's name in the toolbar
 	Frames      int     `json:"frames"`     // frames drawn so far
 	Notes       int     `json:"notes"`      // notes in the song
 	Selected    int     `json:"selected"`   // notes selected
@@ -41,7 +42,7 @@ type ViewGeom struct {
 // State returns a snapshot for tests; call it from the game loop's goroutine
 // (the wasm shell publishes it from Update).
 func (a *App) State() State {
-	s := State{Frames: a.frames, Tool: "", Connection: "local", LastError: a.lastError,
+	s := State{Frames: a.frames, Title: a.title(), Tool: "", Connection: "local", LastError: a.lastError,
 		Toasts: a.ui.Toasts(), ExportBytes: len(a.lastExport), Applied: a.inp.applied,
 		Controls: map[string]ui.Rect{}}
 	for k, r := range a.rects {

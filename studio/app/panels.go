@@ -27,11 +27,7 @@ func (a *App) toolbar(r ui.Rect, ready bool) {
 	}
 	title := row.Next(tw)
 	c.Paint.Text(title.X+4, title.Y+3, "Latent Studio", -15, t.Text, ui.AlignLeft)
-	name := a.cfg.Project
-	if name == "" {
-		name = "local song"
-	}
-	c.Paint.Text(title.X+4, title.Y+20, name, 11, t.TextDim, ui.AlignLeft)
+	c.Paint.Text(title.X+4, title.Y+20, a.title(), 11, t.TextDim, ui.AlignLeft)
 	if !ready {
 		return
 	}

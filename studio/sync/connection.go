@@ -195,6 +195,11 @@ func (s *Session) fetchSong(ctx context.Context) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, protocol.Errorf(protocol.Internal, "load song: the server sent no X-Project-Version")
 	}
+	if name, err := url.PathUnescape(resp.Header.Get("X-Project-Name")); err == nil && name != "" {
+		s.mu.Lock()
+		s.name = name
+		s.mu.Unlock()
+	}
 	return body, version, nil
 }
 

@@ -82,6 +82,7 @@ type Session struct {
 	base      int    // server version this device's song descends from
 	savedSong uint64 // doc.SongVersion() the server holds
 	note      string
+	name      string // the project's name as the server last gave it
 }
 
 // record is what the local store keeps per project.
@@ -239,6 +240,14 @@ func (s *Session) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state
+}
+
+// Name is the project's name as the server last gave it with the song; empty until the server
+// answered (a project opened offline from this device's copy).
+func (s *Session) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
 }
 
 // Online reports whether the session is connected.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -192,6 +193,7 @@ func TestAnUnreadableLocalCopyIsKeptAside(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := rolldoc.New().MIDI()
 		w.Header().Set("X-Project-Version", "4")
+		w.Header().Set("X-Project-Name", url.PathEscape("Nocturne / für Elise"))
 		w.Write(b)
 	}))
 	defer srv.Close()
@@ -210,5 +212,8 @@ func TestAnUnreadableLocalCopyIsKeptAside(t *testing.T) {
 	}
 	if !strings.Contains(s.State().Note, "kept aside") {
 		t.Fatalf("note %q", s.State().Note)
+	}
+	if s.Name() != "Nocturne / für Elise" { // the server's name for the canvas's title
+		t.Fatalf("name %q", s.Name())
 	}
 }

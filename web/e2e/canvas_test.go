@@ -33,6 +33,7 @@ import (
 // build into this test.
 type appState struct {
 	Ready       bool    `json:"ready"`
+	Title       string  `json:"title"`
 	Frames      int     `json:"frames"`
 	Notes       int     `json:"notes"`
 	MaskCells   int     `json:"mask_cells"`
@@ -484,7 +485,7 @@ func TestCanvasPianoRoll(t *testing.T) {
 
 	st, load := s.open(id)
 	t.Logf("canvas up %s after navigation (first frame with the project open)", load.Round(time.Millisecond))
-	if st.Notes != 0 || st.Connection == "" {
+	if st.Notes != 0 || st.Connection == "" || st.Title != "Canvas song" {
 		t.Fatalf("a new project: %+v", st)
 	}
 

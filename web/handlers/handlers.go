@@ -245,6 +245,7 @@ func (h *Handlers) file(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Project-Version", strconv.Itoa(m.Version))
+	w.Header().Set("X-Project-Name", url.PathEscape(m.Name)) // for the canvas's title; escaped: any Unicode name
 	w.Write(b)
 }
 

@@ -107,6 +107,9 @@ func TestGalleryCreateOpenRenameDelete(t *testing.T) {
 	if fr.Header.Get("Content-Type") != "audio/midi" || !bytes.HasPrefix(b, []byte("MThd")) {
 		t.Fatalf("song.mid: %s %q", fr.Header.Get("Content-Type"), b[:4])
 	}
+	if n, err := url.PathUnescape(fr.Header.Get("X-Project-Name")); err != nil || n != "Night <b>tune</b>" { // the canvas's title
+		t.Fatalf("song.mid's X-Project-Name %q: %q %v", fr.Header.Get("X-Project-Name"), n, err)
+	}
 	e.post(t, "/projects/"+id+"/rename", url.Values{"name": {"Day tune"}})
 	_, doc = e.get(t, "/")
 	if doc.Find(".card .name").Text() != "Day tune" || doc.Find(".card img.thumb").AttrOr("src", "") != "/projects/"+id+"/thumb.png" {
