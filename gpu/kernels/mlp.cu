@@ -7,7 +7,8 @@
 // projection in registers; x is read once and written once.
 //
 // With few row tiles (small batches, coarse levels) the hidden units are also split over
-// gridDim.y blocks, whose partial products sum_partials adds up.
+// gridDim.y blocks, whose partial products sum_partials adds up. Width 64 has its own
+// persistent kernel (mlp_c64, below).
 //
 // Wu [4C][C] bf16 has its GEGLU rows interleaved (a_0, g_0, a_1, g_1, …; InterleaveGEGLU),
 // Wd [C][2C] bf16. 8 warps: 2 (rows) × 4 (columns) for both products.
