@@ -29,7 +29,7 @@ type attnLayer struct {
 	WQ, WO, QN, KN, R, S, QKV, O buf
 }
 
-func newAttnLayer(t *testing.T, d *Device, r *rand.Rand, B, H, W, C int) *attnLayer {
+func newAttnLayer(t testing.TB, d *Device, r *rand.Rand, B, H, W, C int) *attnLayer {
 	tok := B * H * W
 	l := &attnLayer{B: B, H: H, W: W, C: C,
 		x:    randn(r, tok*C, 1),
@@ -137,53 +137,26 @@ func TestAttentionBlock(t *testing.T) {
 func BenchmarkAttentionBlock(b *testing.B) {
 	d, k := kernelsOrSkip(b)
 	r := rand.New(rand.NewPCG(7, 8))
-	var WS, CN buf
-	d.Do(func() error { // split K for the GEMMs, as the model runs them
-		wsF, cn := k.SplitKWorkspace()
-		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
-		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
-		return nil
-	})
-	defer d.Do(func() error { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size); return nil })
+	var remove func()
+	d.Do(func() error { remove = splitWorkspace(b, d, k, 0); return nil }) // split K for the GEMMs, as the model runs them
+	defer d.Do(func() error { remove(); return nil })
 	for _, s := range []struct{ batch, level, gh, gw, c int }{{1, 0, 32, 128, 64}, {1, 1, 16, 64, 128}, {16, 0, 32, 128, 64}, {16, 1, 16, 64, 128}} {
 		batch, c, tok := s.batch, s.c, s.batch*s.gh*s.gw
-		var X, WQ, WO, N, R, S, QKV, O buf
-		d.Do(func() error {
-			X = d.tbuf(b, randn(r, tok*c, 1))
-			WQ = d.tbufBF16(b, randn(r, 3*c*c, 1/math.Sqrt(float64(c))))
-			WO = d.tbufBF16(b, randn(r, c*c, 1/math.Sqrt(float64(c))))
-			N = d.tbuf(b, randn(r, 64, 1))
-			R = d.tbuf(b, RoPETable(max(s.gh, s.gw), 1000))
-			S = d.tbuf(b, randn(r, batch*c, 1))
-			QKV = d.tbuf(b, make([]float32, tok*3*c))
-			O = d.tbuf(b, make([]float32, tok*c))
-			return nil
-		})
+		var l *attnLayer
+		var X buf
+		d.Do(func() error { l = newAttnLayer(b, d, r, batch, s.gh, s.gw, c); X = d.tbuf(b, l.x); return nil })
 		flop := 2*float64(tok)*float64(4*c*c) + 4*float64(tok)*64*float64(c)
 		name := fmt.Sprintf("L%d_b%d_%dx%d_c%d", s.level, batch, s.gh, s.gw, c)
 		b.Run("fused/"+name, func(b *testing.B) {
 			ms := timeDevice(b, d, func() error {
-				return k.AttentionBlock(X.ptr, WQ.ptr, WO.ptr, N.ptr, N.ptr, R.ptr, batch, s.gh, s.gw, c, 8, 8, 4, 4, S.ptr, c, 1e-6)
+				return k.AttentionBlock(X.ptr, l.WQ.ptr, l.WO.ptr, l.QN.ptr, l.KN.ptr, l.R.ptr, batch, s.gh, s.gw, c, 8, 8, 4, 4, l.S.ptr, c, 1e-6)
 			})
 			b.ReportMetric(flop/ms/1e9, "TFLOP/s")
 		})
 		b.Run("three/"+name, func(b *testing.B) {
-			ms := timeDevice(b, d, func() error {
-				if err := k.GemmNorm(X.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, c, s.gh*s.gw, 1e-6); err != nil {
-					return err
-				}
-				if err := k.Attention(QKV.ptr, O.ptr, N.ptr, N.ptr, R.ptr, batch, s.gh, s.gw, c, 8, 8, 4, 4, 1e-6); err != nil {
-					return err
-				}
-				return k.GemmResidual(O.ptr, WO.ptr, X.ptr, tok, c, c)
-			})
+			ms := timeDevice(b, d, func() error { return l.threeKernels(k, X, 8, 8, 4, 4, c) })
 			b.ReportMetric(flop/ms/1e9, "TFLOP/s")
 		})
-		d.Do(func() error {
-			for _, x := range []buf{X, WQ, WO, N, R, S, QKV, O} {
-				d.Free(x.ptr, x.size)
-			}
-			return nil
-		})
+		d.Do(func() error { l.free(d); d.Free(X.ptr, X.size); return nil })
 	}
 }

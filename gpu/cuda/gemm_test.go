@@ -54,30 +54,12 @@ func TestGemmTiles(t *testing.T) {
 		expect(t, "gemm_bf16_norm 128-row tiles (2112x640x64)", d.get(t, C), linRef(rmsRows(a, m, kk, scale, kk, 100), w, m, n, kk), tolBF16)
 
 		// batch-16 level-3 down projection + residual: 96 tiles of 64 rows, split K on < 96·2 SMs
-		wsF, cn := k.SplitKWorkspace()
-		WS, CN := d.poisoned(t, wsF), d.tbuf(t, make([]float32, cn))
-		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
-		defer k.SetSplitK(0, 0, 0, 0)
+		defer splitWorkspace(t, d, k, 0)()
 		const m2, n2, k2 = 1024, 384, 768
 		if s := k.splits(m2, n2, k2); d.SMs > 96 && d.SMs < 192 && s < 2 {
 			t.Errorf("split heuristic chose %d splits for %dx%dx%d on %d SMs", s, m2, n2, k2, d.SMs)
 		}
-		a2, w2 := randn(r, m2*k2, 1), randn(r, n2*k2, 1/math.Sqrt(k2))
-		A2, W2 := d.tbuf(t, a2), d.tbufBF16(t, w2)
-		ref := linRef(f64(a2), w2, m2, n2, k2)
-		for rep := 0; rep < 2; rep++ { // counters back at 0 for the second launch
-			c0 := randn(r, m2*n2, 1)
-			C2 := d.tbuf(t, c0)
-			if err := k.GemmResidual(A2.ptr, W2.ptr, C2.ptr, m2, n2, k2); err != nil {
-				return err
-			}
-			want := make([]float64, len(ref))
-			for i := range ref {
-				want[i] = ref[i] + float64(c0[i])
-			}
-			expect(t, "gemm_bf16_residual split-K (1024x384x768)", d.get(t, C2), want, tolBF16)
-		}
-		return nil
+		return residualSplitTwice(t, d, k, r, m2, n2, k2, "gemm_bf16_residual split-K (1024x384x768)")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -122,31 +104,18 @@ func testGemmN128(t *testing.T, d *Device, k *Kernels) {
 			expect(t, "gemm_bf16_n128 (4000x520x128, bias, silu)", d.get(t, C), ref, tolBF16)
 		}
 		{ // split K: 6 tiles (residual), 4 tiles (GEGLU, 2 samples), K = 1024
-			wsF, cn := k.SplitKWorkspace()
-			WS, CN := d.poisoned(t, wsF), d.tbuf(t, make([]float32, cn))
-			k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
-			defer k.SetSplitK(0, 0, 0, 0)
+			defer splitWorkspace(t, d, k, 0)()
 			const m, n, kk = 256, 384, 1024
 			if s := k.splits(m, n, kk); s < 2 {
 				t.Errorf("split heuristic chose %d splits for %dx%dx%d with 128×128 tiles", s, m, n, kk)
 			}
-			a, w := randn(r, m*kk, 1), randn(r, n*kk, 1/math.Sqrt(kk))
-			A, W := d.tbuf(t, a), d.tbufBF16(t, w)
-			ref := linRef(f64(a), w, m, n, kk)
-			for rep := 0; rep < 2; rep++ { // counters back at 0 for the second launch
-				c0 := randn(r, m*n, 1)
-				C := d.tbuf(t, c0)
-				if err := k.GemmResidual(A.ptr, W.ptr, C.ptr, m, n, kk); err != nil {
-					return err
-				}
-				want := make([]float64, len(ref))
-				for i := range ref {
-					want[i] = ref[i] + float64(c0[i])
-				}
-				expect(t, fmt.Sprintf("gemm_bf16_residual_n128 split-K (256x384x1024) #%d", rep), d.get(t, C), want, tolBF16)
+			if err := residualSplitTwice(t, d, k, r, m, n, kk, "gemm_bf16_residual_n128 split-K (256x384x1024)"); err != nil {
+				return err
 			}
 
 			const n2 = 512 // 256 value/gate pairs
+			a := randn(r, m*kk, 1)
+			A := d.tbuf(t, a)
 			wu := randn(r, n2*kk, 1/math.Sqrt(kk))
 			WU := d.tbufBF16(t, InterleaveGEGLU(wu, n2, kk))
 			scale := randn(r, 2*kk, 0.3)
@@ -215,4 +184,30 @@ func TestGemmTileHeuristic(t *testing.T) {
 	if s := k.splits(64, 100, 768); s != 3 {
 		t.Errorf("splits with room for 3 partial 128×128 tiles = %d", s)
 	}
+}
+
+// residualSplitTwice checks GemmResidual (c += a·wᵀ) at m×n×kk on a fresh c twice: the split-K
+// tile counters must be back at 0 for the second launch. Needs a split workspace installed.
+func residualSplitTwice(t *testing.T, d *Device, k *Kernels, r *rand.Rand, m, n, kk int, name string) error {
+	a, w := randn(r, m*kk, 1), randn(r, n*kk, 1/math.Sqrt(float64(kk)))
+	A, W := d.tbuf(t, a), d.tbufBF16(t, w)
+	defer func() { d.Free(A.ptr, A.size); d.Free(W.ptr, W.size) }()
+	ref := linRef(f64(a), w, m, n, kk)
+	for rep := 0; rep < 2; rep++ {
+		c0 := randn(r, m*n, 1)
+		C := d.tbuf(t, c0)
+		err := k.GemmResidual(A.ptr, W.ptr, C.ptr, m, n, kk)
+		if err == nil {
+			want := make([]float64, len(ref))
+			for i := range ref {
+				want[i] = ref[i] + float64(c0[i])
+			}
+			expect(t, fmt.Sprintf("%s #%d", name, rep), d.get(t, C), want, tolBF16)
+		}
+		d.Free(C.ptr, C.size)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

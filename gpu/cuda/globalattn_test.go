@@ -128,17 +128,16 @@ func BenchmarkGlobalAttentionBlock(b *testing.B) {
 		name      string
 		c, gh, gw int
 	}{{"L3", 384, 4, 16}, {"L2", 256, 8, 32}}
-	var WS, CN buf
+	var remove func()
 	d.Do(func() error { // split K for the GEMMs, as the model runs them; the same floats hold the heads' partials
-		wsF, cn := k.SplitKWorkspace()
+		floats := 0
 		for _, lv := range levels {
-			wsF = max(wsF, k.GlobalAttentionWorkspace(16, lv.gh*lv.gw, lv.c))
+			floats = max(floats, k.GlobalAttentionWorkspace(16, lv.gh*lv.gw, lv.c))
 		}
-		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
-		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
+		remove = splitWorkspace(b, d, k, floats)
 		return nil
 	})
-	defer d.Do(func() error { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size); return nil })
+	defer d.Do(func() error { remove(); return nil })
 	for _, lv := range levels {
 		c, gh, gw := lv.c, lv.gh, lv.gw
 		if !k.HasGlobalAttentionBlock(c, gh*gw) {
@@ -147,44 +146,22 @@ func BenchmarkGlobalAttentionBlock(b *testing.B) {
 		}
 		for _, batch := range []int{1, 16} {
 			tok := batch * gh * gw
-			var X, WQ, WO, N, R, S, QKV, O buf
-			d.Do(func() error {
-				X = d.tbuf(b, randn(r, tok*c, 1))
-				WQ = d.tbufBF16(b, randn(r, 3*c*c, 1/math.Sqrt(float64(c))))
-				WO = d.tbufBF16(b, randn(r, c*c, 1/math.Sqrt(float64(c))))
-				N = d.tbuf(b, randn(r, 64, 1))
-				R = d.tbuf(b, RoPETable(max(gh, gw), 1000))
-				S = d.tbuf(b, randn(r, batch*c, 1))
-				QKV = d.tbuf(b, make([]float32, tok*3*c))
-				O = d.tbuf(b, make([]float32, tok*c))
-				return nil
-			})
+			var l *attnLayer
+			var X buf
+			d.Do(func() error { l = newAttnLayer(b, d, r, batch, gh, gw, c); X = d.tbuf(b, l.x); return nil })
 			flop := 2*float64(tok)*float64(4*c*c) + 4*float64(tok)*float64(gh*gw)*float64(c)
 			name := fmt.Sprintf("%s_b%d_%dx%d_c%d", lv.name, batch, gh, gw, c)
 			b.Run("fused/"+name, func(b *testing.B) {
 				ms := timeDevice(b, d, func() error {
-					return k.GlobalAttentionBlock(X.ptr, WQ.ptr, WO.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, S.ptr, c, 1e-6)
+					return k.GlobalAttentionBlock(X.ptr, l.WQ.ptr, l.WO.ptr, l.QN.ptr, l.KN.ptr, l.R.ptr, batch, gh, gw, c, l.S.ptr, c, 1e-6)
 				})
 				b.ReportMetric(flop/ms/1e9, "TFLOP/s")
 			})
 			b.Run("three/"+name, func(b *testing.B) {
-				ms := timeDevice(b, d, func() error {
-					if err := k.GemmNorm(X.ptr, WQ.ptr, QKV.ptr, tok, 3*c, c, S.ptr, c, gh*gw, 1e-6); err != nil {
-						return err
-					}
-					if err := k.Attention(QKV.ptr, O.ptr, N.ptr, N.ptr, R.ptr, batch, gh, gw, c, 0, 0, 0, 0, 1e-6); err != nil {
-						return err
-					}
-					return k.GemmResidual(O.ptr, WO.ptr, X.ptr, tok, c, c)
-				})
+				ms := timeDevice(b, d, func() error { return l.threeKernels(k, X, 0, 0, 0, 0, c) })
 				b.ReportMetric(flop/ms/1e9, "TFLOP/s")
 			})
-			d.Do(func() error {
-				for _, x := range []buf{X, WQ, WO, N, R, S, QKV, O} {
-					d.Free(x.ptr, x.size)
-				}
-				return nil
-			})
+			d.Do(func() error { l.free(d); d.Free(X.ptr, X.size); return nil })
 		}
 	}
 }

@@ -104,10 +104,7 @@ func TestGemmGlue(t *testing.T) {
 	widths := DefaultHDiT.Widths
 	const batch = 2
 	err := d.Do(func() error {
-		wsF, cn := k.SplitKWorkspace()
-		WS, CN := d.poisoned(t, wsF), d.tbuf(t, make([]float32, cn))
-		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
-		defer k.SetSplitK(0, 0, 0, 0)
+		defer splitWorkspace(t, d, k, 0)()
 
 		img := batch * glueP * glueS
 		x, ctx, mask := randn(r, 3*img, 1), randn(r, 3*img, 1), randn(r, img, 1)
@@ -177,14 +174,9 @@ func BenchmarkGlue(b *testing.B) {
 	d, k := kernelsOrSkip(b)
 	r := rand.New(rand.NewPCG(5, 7))
 	widths := DefaultHDiT.Widths
-	var WS, CN buf
-	d.Do(func() error {
-		wsF, cn := k.SplitKWorkspace()
-		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
-		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
-		return nil
-	})
-	defer d.Do(func() error { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size); return nil })
+	var remove func()
+	d.Do(func() error { remove = splitWorkspace(b, d, k, 0); return nil })
+	defer d.Do(func() error { remove(); return nil })
 	for _, batch := range []int{16, 1} {
 		var bufs []buf
 		alloc := func(v []float32) buf { x := d.tbuf(b, v); bufs = append(bufs, x); return x }

@@ -83,6 +83,17 @@ func (d *Device) poisoned(tb testing.TB, n int) buf {
 	return d.tbuf(tb, v)
 }
 
+// splitWorkspace installs a split workspace (SetSplitK) for the GEMMs' split K and at least
+// floats of partial sums (MLP, global attention), poisoned so a partial read before it is
+// written shows; the returned func removes and frees it. Runs on the device thread.
+func splitWorkspace(tb testing.TB, d *Device, k *Kernels, floats int) (remove func()) {
+	wsF, cn := k.SplitKWorkspace()
+	wsF = max(wsF, floats)
+	WS, CN := d.poisoned(tb, wsF), d.tbuf(tb, make([]float32, cn))
+	k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
+	return func() { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size) }
+}
+
 func (d *Device) get(tb testing.TB, b buf) []float32 {
 	out := make([]byte, 4*b.n)
 	if err := d.Download(out, b.ptr); err != nil {
@@ -237,9 +248,7 @@ func TestGemmKernels(t *testing.T) {
 
 		// split K: 2 output tiles, K = 768 → the heuristic spreads K over blocks
 		{
-			wsF, cn := k.SplitKWorkspace()
-			WS, CN := d.poisoned(t, wsF), d.tbuf(t, make([]float32, cn))
-			k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
+			remove := splitWorkspace(t, d, k, 0)
 			const m3, n3, k3 = 64, 100, 768
 			if s := k.splits(m3, n3, k3); s < 2 {
 				t.Errorf("split heuristic chose %d splits for %dx%dx%d", s, m3, n3, k3)
@@ -267,7 +276,7 @@ func TestGemmKernels(t *testing.T) {
 				ref[i] += float64(c0[i])
 			}
 			expect(t, "gemm_bf16_residual split-K (64x100x768)", d.get(t, C4), ref, tolBF16)
-			k.SetSplitK(0, 0, 0, 0)
+			remove()
 		}
 
 		// large shapes, full tiles: the staged float4 epilogue (alpha + bias; residual), then the

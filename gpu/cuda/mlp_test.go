@@ -101,19 +101,18 @@ func TestMLP(t *testing.T) {
 func BenchmarkMLP(b *testing.B) {
 	d, k := kernelsOrSkip(b)
 	r := rand.New(rand.NewPCG(5, 6))
-	var WS, CN buf
+	var remove func()
 	d.Do(func() error { // split K for the small GEMMs and split MLPs, as the model runs them
-		wsF, cn := k.SplitKWorkspace()
+		floats := 0
 		for _, batch := range []int{1, 16} {
 			for i, c := range DefaultHDiT.Widths {
-				wsF = max(wsF, k.MLPWorkspace(batch*4096>>(2*i), c))
+				floats = max(floats, k.MLPWorkspace(batch*4096>>(2*i), c))
 			}
 		}
-		WS, CN = d.tbuf(b, make([]float32, wsF)), d.tbuf(b, make([]float32, cn))
-		k.SetSplitK(WS.ptr, wsF, CN.ptr, cn)
+		remove = splitWorkspace(b, d, k, floats)
 		return nil
 	})
-	defer d.Do(func() error { k.SetSplitK(0, 0, 0, 0); d.Free(WS.ptr, WS.size); d.Free(CN.ptr, CN.size); return nil })
+	defer d.Do(func() error { remove(); return nil })
 	tokens := []int{4096, 1024, 256, 64} // per sample at W = 512, levels 0-3
 	for _, batch := range []int{1, 16} {
 		for i, c := range DefaultHDiT.Widths {
