@@ -345,7 +345,7 @@ type hditPlan struct {
 	out                   uint64 // [B,3,128,W]
 	scal, cond, ada, rope uint64
 	acts                  []uint64 // per level [B, h_i, w_i, C_i]
-	qkv, o, hid           uint64   // scratch
+	qkv, o, hid           uint64   // scratch of the unfused halves (0 when every half is fused)
 	ws, cnt               uint64   // split-K workspace and tile counters
 	wsFloats, cntN        int
 	graph                 *Graph
@@ -380,20 +380,35 @@ func (h *HDiT) plan(batch, width int) (*hditPlan, error) {
 	p.cond, p.ada = f(batch*h.cfg.MappingWidth), f(batch*h.adaCols)
 	hh, ww := hditPitches/4, width/4
 	p.rope = f(2 * 16 * max(hh, ww))
-	maxQKV, maxO, maxHid := 0, 0, 0
 	for i, c := range h.cfg.Widths {
-		t := batch * (hh >> i) * (ww >> i)
-		p.acts = append(p.acts, f(t*c))
-		maxQKV, maxO, maxHid = max(maxQKV, 3*t*c), max(maxO, t*c), max(maxHid, 2*t*c)
+		p.acts = append(p.acts, f(batch*(hh>>i)*(ww>>i)*c))
 	}
-	p.qkv, p.o, p.hid = f(maxQKV), f(maxO), f(maxHid)
+	// Scratch only for the halves that run unfused (qkv, o, the hidden units); the fused ones
+	// sum their partials in the split workspace.
+	maxQKV, maxO, maxHid := 0, 0, 0
 	p.wsFloats, p.cntN = h.k.SplitKWorkspace()
-	for i, c := range h.cfg.Widths {
-		p.wsFloats = max(p.wsFloats, h.k.MLPWorkspace(batch*(hh>>i)*(ww>>i), c))
-		if i >= h.cfg.GlobalFrom {
-			p.wsFloats = max(p.wsFloats, h.k.GlobalAttentionWorkspace(batch, (hh>>i)*(ww>>i), c))
+	for _, L := range h.layers {
+		gh, gw := hh>>L.level, ww>>L.level
+		t, c := batch*gh*gw, L.c
+		attn, mlp := h.fused(L, gh, gw)
+		if !attn {
+			maxQKV, maxO = max(maxQKV, 3*t*c), max(maxO, t*c)
+		} else if L.level >= h.cfg.GlobalFrom {
+			p.wsFloats = max(p.wsFloats, h.k.GlobalAttentionWorkspace(batch, gh*gw, c))
+		}
+		if !mlp {
+			maxHid = max(maxHid, 2*t*c)
+		} else {
+			p.wsFloats = max(p.wsFloats, h.k.MLPWorkspace(t, c))
 		}
 	}
+	scratch := func(elems int) uint64 {
+		if elems == 0 {
+			return 0
+		}
+		return f(elems)
+	}
+	p.qkv, p.o, p.hid = scratch(maxQKV), scratch(maxO), scratch(maxHid)
 	p.ws, p.cnt = f(p.wsFloats), f(p.cntN)
 	if err != nil {
 		return nil, err
@@ -486,32 +501,50 @@ func (h *HDiT) conditioning(sigma, cond, scal, ada uint64, n int) error {
 }
 
 func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
-	k := h.k
-	x, c := p.acts[L.level], L.c
-	t := p.batch * gh * gw
-	wh, ww := 0, 0
+	x, t := p.acts[L.level], p.batch*gh*gw
+	lv := fmt.Sprintf("L%d ", L.level)
+	attn, mlp := h.fused(L, gh, gw)
+	if err := h.attention(p, L, x, gh, gw, adaStride, lv, attn); err != nil {
+		return err
+	}
+	return h.feedForward(p, L, x, t, L.c, adaStride, lv, mlp)
+}
+
+// fused says which halves of layer L run as one kernel on a gh × gw grid: the attention half
+// (windowed widths 64 and 128, or global where the device holds a sample's tokens) and the
+// feed-forward half (where the device has the width's kernel).
+func (h *HDiT) fused(L hditLayer, gh, gw int) (attn, mlp bool) {
+	if h.fusedAttn {
+		if L.level < h.cfg.GlobalFrom {
+			attn = L.c == 64 || L.c == 128
+		} else {
+			attn = h.k.HasGlobalAttentionBlock(L.c, gh*gw)
+		}
+	}
+	return attn, h.fusedMLP && h.k.HasMLP(L.c)
+}
+
+// attention queues the layer's attention half on x [B, gh, gw, c]: one kernel when fused, else
+// norm+qkv into p.qkv, attention into p.o and out+residual.
+func (h *HDiT) attention(p *hditPlan, L hditLayer, x uint64, gh, gw, adaStride int, lv string, fused bool) error {
+	k, c, t := h.k, L.c, p.batch*gh*gw
+	wh, ww := 0, 0 // global attention
 	if L.level < h.cfg.GlobalFrom {
 		wh, ww = h.cfg.Window[0], h.cfg.Window[1]
 	}
-	lv := fmt.Sprintf("L%d ", L.level)
-	if wh > 0 && h.fusedAttn && (c == 64 || c == 128) {
-		if err := h.op(lv+"attention block", func() error {
-			return k.AttentionBlock(x, L.qkv, L.out, L.qn, L.kn, p.rope, p.batch, gh, gw, c, wh, ww, L.shift[0], L.shift[1], p.ada+uint64(4*L.adaAttn), adaStride, hditEps)
-		}); err != nil {
-			return err
-		}
-		return h.feedForward(p, L, x, t, c, adaStride, lv)
-	}
-	if wh == 0 && h.fusedAttn && k.HasGlobalAttentionBlock(c, gh*gw) {
-		if err := h.op(lv+"global attention block", func() error {
-			return k.GlobalAttentionBlock(x, L.qkv, L.out, L.qn, L.kn, p.rope, p.batch, gh, gw, c, p.ada+uint64(4*L.adaAttn), adaStride, hditEps)
-		}); err != nil {
-			return err
-		}
-		return h.feedForward(p, L, x, t, c, adaStride, lv)
+	ada := p.ada + uint64(4*L.adaAttn)
+	switch {
+	case fused && wh > 0:
+		return h.op(lv+"attention block", func() error {
+			return k.AttentionBlock(x, L.qkv, L.out, L.qn, L.kn, p.rope, p.batch, gh, gw, c, wh, ww, L.shift[0], L.shift[1], ada, adaStride, hditEps)
+		})
+	case fused:
+		return h.op(lv+"global attention block", func() error {
+			return k.GlobalAttentionBlock(x, L.qkv, L.out, L.qn, L.kn, p.rope, p.batch, gh, gw, c, ada, adaStride, hditEps)
+		})
 	}
 	if err := h.op(lv+"norm+qkv", func() error {
-		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, p.ada+uint64(4*L.adaAttn), adaStride, gh*gw, hditEps)
+		return k.GemmNorm(x, L.qkv, p.qkv, t, 3*c, c, ada, adaStride, gh*gw, hditEps)
 	}); err != nil {
 		return err
 	}
@@ -520,18 +553,15 @@ func (h *HDiT) layer(p *hditPlan, L hditLayer, gh, gw, adaStride int) error {
 	}); err != nil {
 		return err
 	}
-	if err := h.op(lv+"out+residual", func() error { return k.GemmResidual(p.o, L.out, x, t, c, c) }); err != nil {
-		return err
-	}
-	return h.feedForward(p, L, x, t, c, adaStride, lv)
+	return h.op(lv+"out+residual", func() error { return k.GemmResidual(p.o, L.out, x, t, c, c) })
 }
 
-// feedForward queues the layer's feed-forward half on x [t, c]: the fused kernel where the
-// device has it for width c, else norm+up+GEGLU into p.hid and down+residual.
-func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride int, lv string) error {
+// feedForward queues the layer's feed-forward half on x [t, c]: one kernel when fused, else
+// norm+up+GEGLU into p.hid and down+residual.
+func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride int, lv string, fused bool) error {
 	k := h.k
 	rows := t / p.batch // per sample: each sample has its own adaptive-norm row
-	if h.fusedMLP && k.HasMLP(c) {
+	if fused {
 		return h.op(lv+"mlp", func() error {
 			return k.MLP(x, L.up, L.down, t, c, p.ada+uint64(4*L.adaFF), adaStride, rows, hditEps)
 		})
@@ -548,18 +578,23 @@ func (h *HDiT) feedForward(p *hditPlan, L hditLayer, x uint64, t, c, adaStride i
 func (h *HDiT) Launches(batch, width int) int {
 	n := 4 + 2*(len(h.cfg.Widths)-1) + 1 // σ network (3), patch in, merges and splits, patch out
 	for _, L := range h.layers {
-		n += 5
-		if t := batch * (hditPitches / 4 >> L.level) * (width / 4 >> L.level); h.fusedMLP && h.k.HasMLP(L.c) {
-			n--
-			if h.k.mlpSplits(t, L.c) > 1 {
-				n++ // sum_partials
-			}
+		gh, gw := hditPitches/4>>L.level, width/4>>L.level
+		attn, mlp := h.fused(L, gh, gw)
+		switch {
+		case !attn:
+			n += 3
+		case L.level < h.cfg.GlobalFrom:
+			n++
+		default:
+			n += 2 // the block and its sum over heads
 		}
-		if h.fusedAttn && L.level < h.cfg.GlobalFrom && (L.c == 64 || L.c == 128) {
-			n -= 2
-		}
-		if h.fusedAttn && L.level >= h.cfg.GlobalFrom && h.k.HasGlobalAttentionBlock(L.c, (hditPitches/4>>L.level)*(width/4>>L.level)) {
-			n-- // the block and its sum over heads
+		switch {
+		case !mlp:
+			n += 2
+		case h.k.mlpSplits(batch*gh*gw, L.c) > 1:
+			n += 2 // the kernel and its sum over blocks
+		default:
+			n++
 		}
 	}
 	return n
